@@ -1,0 +1,213 @@
+#include "config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+
+#include <libtodo/errors.hpp>
+
+namespace todo_server {
+namespace {
+
+using libtodo::ConfigError;
+
+struct Setting {
+  const char* flag;         // without the leading "--"
+  const char* env;          // primary variable name
+  const char* env_alias;    // or nullptr
+  const char* help;
+};
+
+// Every setting, in --help order. Flags and variables are the same setting.
+constexpr Setting settings[] = {
+    {"database-url", "DATABASE_URL", nullptr,
+     "sqlite:///relative/path, sqlite:////absolute/path, sqlite::memory: (default sqlite:///./todo.db)"},
+    {"secret", "BETTER_AUTH_SECRET", "SECRET_KEY",
+     "shared secret of HS256/384/512 tokens, at least 32 bytes (required)"},
+    {"jwt-issuer", "JWT_ISSUER", nullptr, "required `iss` of tokens (default: not checked)"},
+    {"jwt-audience", "JWT_AUDIENCE", nullptr, "required `aud` of tokens (default: not checked)"},
+    {"jwt-leeway", "JWT_LEEWAY", nullptr, "seconds of clock skew allowed for exp/nbf/iat (default 60)"},
+    {"host", "HOST", nullptr, "listen address (default 127.0.0.1)"},
+    {"port", "PORT", nullptr, "listen port, 0 for any free port (default 8000)"},
+    {"log-level", "LOG_LEVEL", nullptr, "debug, info, warn or error (default info)"},
+    {"threads", "HTTP_THREADS", nullptr, "request handler threads (default 16)"},
+    {"max-body-bytes", "MAX_BODY_BYTES", nullptr, "largest accepted request body (default 65536)"},
+    {"keep-alive-timeout", "KEEP_ALIVE_TIMEOUT", nullptr,
+     "seconds an idle keep-alive connection is kept (default 5)"},
+    {"keep-alive-max", "KEEP_ALIVE_MAX", nullptr, "requests per connection before it is closed (default 100)"},
+    {"read-timeout", "READ_TIMEOUT", nullptr, "seconds to wait for request bytes (default 10)"},
+    {"foreign-task-status", "FOREIGN_TASK_STATUS", nullptr,
+     "403 (default) or 404: the answer for another user's task id"},
+    {"sqlite-synchronous", "SQLITE_SYNCHRONOUS", nullptr,
+     "normal (default) or full: see docs/configuration.md for the durability each gives"},
+};
+
+long long parse_int(const std::string& name, const std::string& v, long long lo, long long hi) {
+  long long n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || p != v.data() + v.size() || n < lo || n > hi)
+    throw ConfigError(name + " must be an integer from " + std::to_string(lo) + " to " +
+                      std::to_string(hi) + ", got \"" + v + "\"");
+  return n;
+}
+
+std::string strip_quotes(std::string v) {
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+    return v.substr(1, v.size() - 2);
+  return v;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+}  // namespace
+
+DatabaseConfig parse_database_url(const std::string& url) {
+  DatabaseConfig db;
+  if (url == "sqlite::memory:" || url == "sqlite:///:memory:" || url == "sqlite://") {
+    db.sqlite_path = ":memory:";
+    return db;
+  }
+  if (url.rfind("sqlite:///", 0) == 0) {
+    // SQLAlchemy's form: three slashes and a relative path, or four and an absolute one.
+    db.sqlite_path = url.substr(10);
+    if (db.sqlite_path.empty()) throw ConfigError("DATABASE_URL: sqlite URL has no path: " + url);
+    return db;
+  }
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    db.kind = DatabaseConfig::Kind::postgres;
+    db.postgres_url = url;
+    return db;
+  }
+  throw ConfigError(
+      "DATABASE_URL must start with sqlite:///, sqlite::memory:, postgresql:// or postgres://");
+}
+
+std::map<std::string, std::string> read_dotenv(const std::string& path) {
+  std::map<std::string, std::string> vars;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    vars[trim(line.substr(0, eq))] = strip_quotes(trim(line.substr(eq + 1)));
+  }
+  return vars;
+}
+
+Environment process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+  };
+}
+
+std::string usage() {
+  std::string s =
+      "usage: todo-server [options]\n"
+      "       todo-server token --sub USER_ID [--ttl SECONDS] [--email E] [--name N]\n"
+      "\n"
+      "Serves the libtodo REST API. Every option is also an environment variable\n"
+      "(shown in brackets) and may be set in a .env file in the working directory;\n"
+      "flags win over the environment, which wins over .env.\n\n";
+  for (const Setting& st : settings) {
+    std::string line = std::string("  --") + st.flag + " VALUE  [" + st.env;
+    if (st.env_alias) line += std::string(", ") + st.env_alias;
+    line += "]\n      ";
+    s += line + st.help + "\n";
+  }
+  s += "  --help     this text\n  --version  print the version\n\n"
+       "`token` prints an HS256 token for USER_ID signed with the configured secret,\n"
+       "valid for --ttl seconds (default 3600): handy for trying the API with curl.\n";
+  return s;
+}
+
+ServerConfig load_config(const std::vector<std::string>& args, const Environment& env,
+                         const std::map<std::string, std::string>& dotenv) {
+  std::map<std::string, std::string> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a.rfind("--", 0) != 0) throw ConfigError("unexpected argument \"" + a + "\" (see --help)");
+    a = a.substr(2);
+    std::string value;
+    if (const auto eq = a.find('='); eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else {
+      if (i + 1 >= args.size()) throw ConfigError("--" + a + " needs a value");
+      value = args[++i];
+    }
+    bool known = false;
+    for (const Setting& st : settings) known = known || a == st.flag;
+    if (!known) throw ConfigError("unknown option --" + a + " (see --help)");
+    flags[a] = value;
+  }
+
+  // flag > environment (primary name, then alias) > .env > nothing
+  const auto get = [&](const char* flag) -> std::optional<std::string> {
+    if (auto it = flags.find(flag); it != flags.end()) return it->second;
+    for (const Setting& st : settings) {
+      if (std::string(st.flag) != flag) continue;
+      for (const char* name : {st.env, st.env_alias}) {
+        if (!name) continue;
+        if (auto v = env(name)) return v;
+      }
+      for (const char* name : {st.env, st.env_alias}) {
+        if (!name) continue;
+        if (auto it = dotenv.find(name); it != dotenv.end()) return it->second;
+      }
+    }
+    return std::nullopt;
+  };
+
+  ServerConfig c;
+  c.database_url = get("database-url").value_or("sqlite:///./todo.db");
+  c.database = parse_database_url(c.database_url);
+
+  c.secret = get("secret").value_or("");
+  if (c.secret.empty())
+    throw ConfigError(
+        "no token key configured: set BETTER_AUTH_SECRET (or SECRET_KEY, or --secret) to the "
+        "shared secret, at least 32 bytes");
+  if (c.secret.size() < min_secret_bytes)
+    throw ConfigError("BETTER_AUTH_SECRET is " + std::to_string(c.secret.size()) +
+                      " bytes; use at least 32 random bytes (e.g. `openssl rand -hex 32`)");
+  if (auto v = get("jwt-issuer"); v && !v->empty()) c.jwt_issuer = v;
+  if (auto v = get("jwt-audience"); v && !v->empty()) c.jwt_audience = v;
+  if (auto v = get("jwt-leeway")) c.jwt_leeway = std::chrono::seconds{parse_int("JWT_LEEWAY", *v, 0, 3600)};
+
+  if (auto v = get("host")) c.http.host = *v;
+  if (auto v = get("port")) c.http.port = static_cast<int>(parse_int("PORT", *v, 0, 65535));
+  if (auto v = get("log-level")) {
+    const auto level = parse_log_level(*v);
+    if (!level) throw ConfigError("LOG_LEVEL must be debug, info, warn or error, got \"" + *v + "\"");
+    c.log_level = *level;
+  }
+  if (auto v = get("threads")) c.http.threads = static_cast<std::size_t>(parse_int("HTTP_THREADS", *v, 1, 1024));
+  if (auto v = get("max-body-bytes"))
+    c.http.max_body_bytes = static_cast<std::size_t>(parse_int("MAX_BODY_BYTES", *v, 1024, 64LL << 20));
+  if (auto v = get("keep-alive-timeout"))
+    c.http.keep_alive_timeout = std::chrono::seconds{parse_int("KEEP_ALIVE_TIMEOUT", *v, 1, 3600)};
+  if (auto v = get("keep-alive-max"))
+    c.http.keep_alive_max_requests = static_cast<std::size_t>(parse_int("KEEP_ALIVE_MAX", *v, 1, 1000000));
+  if (auto v = get("read-timeout"))
+    c.http.read_timeout = std::chrono::seconds{parse_int("READ_TIMEOUT", *v, 1, 3600)};
+  if (auto v = get("foreign-task-status")) {
+    if (*v != "403" && *v != "404") throw ConfigError("FOREIGN_TASK_STATUS must be 403 or 404");
+    c.http.foreign_task_not_found = *v == "404";
+  }
+  if (auto v = get("sqlite-synchronous")) {
+    if (*v != "normal" && *v != "full") throw ConfigError("SQLITE_SYNCHRONOUS must be normal or full");
+    c.sqlite_synchronous = *v == "full" ? libtodo::SqliteSync::full : libtodo::SqliteSync::normal;
+  }
+  return c;
+}
+
+}  // namespace todo_server

@@ -1,0 +1,77 @@
+#pragma once
+// todo-server's configuration: SPEC §5's environment variables, the same as
+// command-line flags, and a `.env` file. Precedence: flag, then environment,
+// then .env, then the default.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <libtodo/sqlite_repository.hpp>
+
+#include "log.hpp"
+
+namespace todo_server {
+
+/// Where the tasks live, parsed from DATABASE_URL.
+struct DatabaseConfig {
+  enum class Kind { sqlite, postgres } kind = Kind::sqlite;
+  std::string sqlite_path;    ///< file path or ":memory:"
+  std::string postgres_url;   ///< the URL as given
+};
+
+/// Parses `sqlite:///relative`, `sqlite:////absolute`, `sqlite::memory:` and
+/// `postgresql://` / `postgres://` URLs. Throws libtodo::ConfigError.
+[[nodiscard]] DatabaseConfig parse_database_url(const std::string& url);
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::size_t max_body_bytes = 64 * 1024;
+  /// Request handler threads; each serves one connection at a time.
+  std::size_t threads = 16;
+  int listen_backlog = 1024;
+  std::size_t keep_alive_max_requests = 100;
+  std::chrono::seconds keep_alive_timeout{5};
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds write_timeout{10};
+  /// Answer 404 instead of 403 for another user's task (hides existence).
+  bool foreign_task_not_found = false;
+};
+
+struct ServerConfig {
+  DatabaseConfig database;
+  std::string database_url;
+  libtodo::SqliteSync sqlite_synchronous = libtodo::SqliteSync::normal;
+  std::string secret;
+  std::optional<std::string> jwt_issuer;
+  std::optional<std::string> jwt_audience;
+  std::chrono::seconds jwt_leeway{60};
+  HttpOptions http;
+  LogLevel log_level = LogLevel::info;
+};
+
+/// Reads the variables of a `.env` file (KEY=VALUE lines, `#` comments,
+/// optional `export ` prefix and quotes). A missing file gives an empty map.
+[[nodiscard]] std::map<std::string, std::string> read_dotenv(const std::string& path);
+
+/// Looks a variable up in the process environment.
+using Environment = std::function<std::optional<std::string>(const std::string&)>;
+[[nodiscard]] Environment process_environment();
+
+/// Builds the configuration from flags (`args` without the program name),
+/// the environment and the .env variables. Throws libtodo::ConfigError with a
+/// one-line reason for anything invalid or missing (a secret in particular).
+[[nodiscard]] ServerConfig load_config(const std::vector<std::string>& args, const Environment& env,
+                                       const std::map<std::string, std::string>& dotenv);
+
+/// The --help text.
+[[nodiscard]] std::string usage();
+
+inline constexpr std::size_t min_secret_bytes = 32;
+
+}  // namespace todo_server

@@ -1,0 +1,135 @@
+// todo-server: builds the repository and the token verifier from the
+// configuration, hands them to the HTTP server, and stops cleanly on
+// SIGINT/SIGTERM.
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <pthread.h>
+
+#include <libtodo/jwt_verifier.hpp>
+#include <libtodo/sqlite_repository.hpp>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "server.hpp"
+
+namespace {
+
+using namespace todo_server;
+
+std::vector<std::string> arguments(int argc, char** argv) { return {argv + 1, argv + argc}; }
+
+// `todo-server token --sub ID [--ttl S] [--email E] [--name N] [server options]`
+int mint_token(std::vector<std::string> args, const Logger& log) {
+  libtodo::TokenClaims claims;
+  claims.lifetime = std::chrono::seconds{3600};
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "--sub" && has_value) {
+      claims.subject = args[++i];
+    } else if (a == "--ttl" && has_value) {
+      claims.lifetime = std::chrono::seconds{std::stoll(args[++i])};
+    } else if (a == "--email" && has_value) {
+      claims.email = args[++i];
+    } else if (a == "--name" && has_value) {
+      claims.name = args[++i];
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (claims.subject.empty()) throw libtodo::ConfigError("token: --sub USER_ID is required");
+  const ServerConfig config = load_config(rest, process_environment(), read_dotenv(".env"));
+  claims.issuer = config.jwt_issuer;
+  claims.audience = config.jwt_audience;
+  std::cout << libtodo::mint_hs_token(config.secret, claims) << '\n';
+  (void)log;
+  return 0;
+}
+
+std::unique_ptr<libtodo::TaskRepository> open_repository(const ServerConfig& c) {
+  if (c.database.kind == DatabaseConfig::Kind::postgres)
+    throw libtodo::ConfigError("DATABASE_URL names PostgreSQL, which this build does not support yet");
+  libtodo::SqliteOptions o;
+  o.path = c.database.sqlite_path;
+  o.synchronous = c.sqlite_synchronous;
+  o.max_readers = c.http.threads;
+  return std::make_unique<libtodo::SqliteTaskRepository>(o);
+}
+
+int serve(const std::vector<std::string>& args, Logger& log) {
+  const ServerConfig config = load_config(args, process_environment(), read_dotenv(".env"));
+  log.set_level(config.log_level);
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<libtodo::TaskRepository> repo;
+  try {
+    repo = open_repository(config);
+  } catch (const libtodo::StorageError& e) {
+    throw libtodo::ConfigError(std::string("cannot open the database: ") + e.what());
+  }
+  libtodo::JwtOptions jwt;
+  jwt.hs_secret = config.secret;
+  jwt.issuer = config.jwt_issuer;
+  jwt.audience = config.jwt_audience;
+  jwt.leeway = config.jwt_leeway;
+  const libtodo::JwtVerifier verifier(jwt);
+
+  Server server(*repo, verifier, log, config.http);
+  const int port = server.bind();
+  log.log(LogLevel::info, "listening",
+          {{"host", config.http.host},
+           {"port", port},
+           {"database", config.database.kind == DatabaseConfig::Kind::sqlite ? "sqlite" : "postgres"},
+           {"version", LIBTODO_VERSION}});
+
+  std::thread signal_waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log.log(LogLevel::info, "stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+    server.stop();
+  });
+  server.run();
+  // run() also returns when listening fails; wake the waiter either way.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  repo.reset();
+  log.log(LogLevel::info, "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Logger log;
+  std::vector<std::string> args = arguments(argc, argv);
+  try {
+    for (const std::string& a : args) {
+      if (a == "--help" || a == "-h") {
+        std::cout << usage();
+        return 0;
+      }
+      if (a == "--version") {
+        std::cout << "todo-server " << LIBTODO_VERSION << '\n';
+        return 0;
+      }
+    }
+    if (!args.empty() && args.front() == "token") return mint_token({args.begin() + 1, args.end()}, log);
+    return serve(args, log);
+  } catch (const libtodo::Error& e) {
+    log.log(LogLevel::error, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log.log(LogLevel::error, std::string("fatal: ") + e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,40 @@
+#pragma once
+// todo-server's HTTP layer: the routes of SPEC §3 on cpp-httplib, wired to a
+// TaskRepository and a TokenVerifier that main() builds and hands in.
+
+#include <memory>
+
+#include <libtodo/task_repository.hpp>
+#include <libtodo/token_verifier.hpp>
+
+#include "config.hpp"
+#include "log.hpp"
+
+namespace todo_server {
+
+/// Serves the REST API until stop(). The repository, verifier and logger must
+/// outlive the server. stop() may be called from any thread; the other
+/// members from the thread that owns the server.
+class Server {
+ public:
+  Server(libtodo::TaskRepository& repository, const libtodo::TokenVerifier& verifier,
+         const Logger& logger, HttpOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds the listening socket; returns the port (useful with port 0).
+  /// Throws libtodo::ConfigError when the address cannot be bound.
+  int bind();
+  /// Serves until stop(); requests in flight finish before it returns.
+  void run();
+  /// Stops accepting and makes run() return. Thread-safe.
+  void stop();
+  [[nodiscard]] bool is_running() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace todo_server

@@ -1,0 +1,69 @@
+#pragma once
+// libtodo::sqlite: the TaskRepository on SQLite (through SQLiteCpp, which stays
+// inside this adapter's .cpp files).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <libtodo/task_repository.hpp>
+
+namespace libtodo {
+
+/// How hard SQLite works to keep a commit across a power loss. In WAL mode
+/// both settings keep every acknowledged write across a crash of the process;
+/// they differ only when the machine itself loses power or the OS crashes:
+/// with `normal` the last commits before that moment may be rolled back (the
+/// database stays consistent), with `full` every commit is fsynced first.
+enum class SqliteSync { normal, full };
+
+struct SqliteOptions {
+  /// A file path, or ":memory:" for a private in-memory database that lives
+  /// as long as the repository.
+  std::string path = ":memory:";
+  SqliteSync synchronous = SqliteSync::normal;
+  /// How long a statement waits for a lock held by another connection or
+  /// process before giving up with StorageUnavailable.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// Upper bound of read connections (file databases only); readers beyond it wait.
+  std::size_t max_readers = 8;
+};
+
+/// A TaskRepository on one SQLite database.
+///
+/// Opening applies the schema migrations the database lacks (recorded in
+/// `schema_migrations`) inside one write transaction, so two processes
+/// opening the same new file at once migrate it once. A file database runs
+/// in WAL mode with one writer connection (writes are serialized by a mutex)
+/// and a pool of reader connections, so reads never wait for writes. An
+/// in-memory database uses one connection for everything.
+///
+/// Thread-safe: any number of threads may call any method at once.
+class SqliteTaskRepository final : public TaskRepository {
+ public:
+  /// Opens (creating if needed) and migrates the database.
+  /// Throws StorageError (or StorageUnavailable) when that fails.
+  explicit SqliteTaskRepository(SqliteOptions options);
+  ~SqliteTaskRepository() override;
+  SqliteTaskRepository(const SqliteTaskRepository&) = delete;
+  SqliteTaskRepository& operator=(const SqliteTaskRepository&) = delete;
+
+  Task create(std::string_view user_id, TaskDraft draft) override;
+  std::optional<Task> find(std::string_view user_id, std::string_view task_id) override;
+  TaskPage list(std::string_view user_id, const TaskQuery& query) override;
+  std::optional<Task> update(std::string_view user_id, std::string_view task_id,
+                             TaskPatch patch) override;
+  bool remove(std::string_view user_id, std::string_view task_id) override;
+  Ownership ownership(std::string_view user_id, std::string_view task_id) override;
+  void ping() override;
+
+  /// The highest schema version applied to this database.
+  [[nodiscard]] int schema_version() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace libtodo

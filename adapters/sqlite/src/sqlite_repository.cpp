@@ -1,0 +1,456 @@
+#include <libtodo/sqlite_repository.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include <libtodo/errors.hpp>
+#include <libtodo/uuid.hpp>
+#include <libtodo/validation.hpp>
+
+namespace libtodo {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// Never edit a migration that has shipped; append a new one. The PostgreSQL
+// backend carries the same versions with its own dialect.
+constexpr Migration migrations[] = {
+    {1, "create tasks", R"sql(
+CREATE TABLE tasks (
+  id          TEXT    NOT NULL PRIMARY KEY,
+  user_id     TEXT    NOT NULL,
+  title       TEXT    NOT NULL,
+  description TEXT,
+  completed   INTEGER NOT NULL DEFAULT 0 CHECK (completed IN (0, 1)),
+  priority    INTEGER NOT NULL DEFAULT 1 CHECK (priority BETWEEN 0 AND 2),
+  tags        TEXT    NOT NULL DEFAULT '[]',
+  due_date    INTEGER,
+  recurrence  TEXT    CHECK (recurrence IN ('daily', 'weekly', 'monthly')),
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  version     INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
+)sql"},
+};
+
+constexpr const char* task_columns =
+    "id, user_id, title, description, completed, priority, tags, due_date, recurrence, "
+    "created_at, updated_at, version";
+
+std::int64_t to_millis(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_millis(std::int64_t ms) { return Timestamp{std::chrono::milliseconds{ms}}; }
+
+std::string encode_tags(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
+
+std::vector<std::string> decode_tags(const std::string& text) {
+  return nlohmann::json::parse(text).get<std::vector<std::string>>();
+}
+
+int migrate(SQLite::Database& db);
+
+// One SQLite connection with its statements prepared once.
+struct Connection {
+  SQLite::Database db;
+  SQLite::Statement select_one;
+  SQLite::Statement select_all;
+  SQLite::Statement insert;
+  SQLite::Statement update;
+  SQLite::Statement erase;
+  SQLite::Statement owner;
+
+  // The writer (`migrated_version` non-null) also sets WAL mode and applies the
+  // migrations, before any statement is prepared against the schema.
+  Connection(const SqliteOptions& o, int* migrated_version)
+      : db(open(o, migrated_version)),
+        select_one(db, std::string("SELECT ") + task_columns +
+                           " FROM tasks WHERE id = ?1 AND user_id = ?2"),
+        select_all(db, std::string("SELECT ") + task_columns +
+                           " FROM tasks WHERE user_id = ?1 ORDER BY created_at DESC, id DESC"),
+        insert(db, std::string("INSERT INTO tasks (") + task_columns +
+                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        update(db,
+               "UPDATE tasks SET title = ?3, description = ?4, completed = ?5, priority = ?6, "
+               "tags = ?7, due_date = ?8, recurrence = ?9, updated_at = ?10, version = ?11 "
+               "WHERE id = ?1 AND user_id = ?2"),
+        erase(db, "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2"),
+        owner(db, "SELECT user_id = ?2 FROM tasks WHERE id = ?1") {}
+
+  static SQLite::Database open(const SqliteOptions& o, int* migrated_version);
+};
+
+// Resets a statement when the scope ends, however it ends.
+class Use {
+ public:
+  explicit Use(SQLite::Statement& s) : s_(s) {}
+  ~Use() {
+    try {
+      s_.reset();
+      s_.clearBindings();
+    } catch (...) {  // reset reports the last step's error again; already handled
+    }
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  SQLite::Statement* operator->() { return &s_; }
+  SQLite::Statement& operator*() { return s_; }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+void bind_text(SQLite::Statement& s, int index, std::string_view v) { s.bind(index, std::string(v)); }
+
+template <class T, class F>
+void bind_optional(SQLite::Statement& s, int index, const std::optional<T>& v, F&& convert) {
+  if (v)
+    s.bind(index, convert(*v));
+  else
+    s.bind(index);
+}
+
+Task read_task(SQLite::Statement& s) {
+  Task t;
+  t.id = s.getColumn(0).getString();
+  t.user_id = s.getColumn(1).getString();
+  t.title = s.getColumn(2).getString();
+  if (!s.getColumn(3).isNull()) t.description = s.getColumn(3).getString();
+  t.completed = s.getColumn(4).getInt() != 0;
+  t.priority = static_cast<Priority>(std::clamp(s.getColumn(5).getInt(), 0, 2));
+  t.tags = decode_tags(s.getColumn(6).getString());
+  if (!s.getColumn(7).isNull()) t.due_date = from_millis(s.getColumn(7).getInt64());
+  if (!s.getColumn(8).isNull()) t.recurrence = parse_recurrence(s.getColumn(8).getString());
+  t.created_at = from_millis(s.getColumn(9).getInt64());
+  t.updated_at = from_millis(s.getColumn(10).getInt64());
+  t.version = s.getColumn(11).getInt64();
+  return t;
+}
+
+// Binds every column of `t` in the order of task_columns / the update statement.
+void bind_task(SQLite::Statement& s, const Task& t) {
+  bind_text(s, 1, t.id);
+  bind_text(s, 2, t.user_id);
+  bind_text(s, 3, t.title);
+  bind_optional(s, 4, t.description, [](const std::string& d) { return d; });
+  s.bind(5, t.completed ? 1 : 0);
+  s.bind(6, static_cast<int>(t.priority));
+  s.bind(7, encode_tags(t.tags));
+  bind_optional(s, 8, t.due_date, [](Timestamp d) { return to_millis(d); });
+  bind_optional(s, 9, t.recurrence, [](Recurrence r) { return std::string(to_string(r)); });
+}
+
+[[noreturn]] void rethrow_storage(const SQLite::Exception& e) {
+  switch (e.getErrorCode()) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      throw StorageUnavailable(std::string("sqlite: ") + e.what());
+    default:
+      throw StorageError(std::string("sqlite: ") + e.what());
+  }
+}
+
+// Runs `f`, turning SQLiteCpp and JSON exceptions into libtodo's.
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const SQLite::Exception& e) {
+    rethrow_storage(e);
+  } catch (const nlohmann::json::exception& e) {
+    throw StorageError(std::string("corrupt tags column: ") + e.what());
+  }
+}
+
+// BEGIN IMMEDIATE takes the write lock up front, so a transaction that reads
+// and then writes cannot deadlock against another process doing the same.
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(SQLite::Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+  ~WriteTransaction() {
+    if (!done_) {
+      try {
+        db_.exec("ROLLBACK");
+      } catch (...) {  // the connection reports the original error already
+      }
+    }
+  }
+  void commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+ private:
+  SQLite::Database& db_;
+  bool done_ = false;
+};
+
+int migrate(SQLite::Database& db) {
+  WriteTransaction tx(db);
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  int current = db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt();
+  const int latest = migrations[std::size(migrations) - 1].version;
+  if (current > latest)
+    throw StorageError("database schema version " + std::to_string(current) +
+                       " is newer than this libtodo supports (" + std::to_string(latest) + ")");
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    db.exec(m.sql);
+    SQLite::Statement record(db, "INSERT INTO schema_migrations (version, name, applied_at) "
+                                 "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+    record.bind(1, m.version);
+    record.bind(2, m.name);
+    record.exec();
+    current = m.version;
+  }
+  tx.commit();
+  return current;
+}
+
+SQLite::Database Connection::open(const SqliteOptions& o, int* migrated_version) {
+  const int flags = migrated_version ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                     : SQLite::OPEN_READWRITE;
+  SQLite::Database db(o.path, flags, static_cast<int>(o.busy_timeout.count()));
+  if (migrated_version) {
+    if (o.path != ":memory:") db.exec("PRAGMA journal_mode = WAL");
+    *migrated_version = migrate(db);
+  }
+  db.exec(o.synchronous == SqliteSync::full ? "PRAGMA synchronous = FULL"
+                                            : "PRAGMA synchronous = NORMAL");
+  return db;
+}
+
+}  // namespace
+
+struct SqliteTaskRepository::Impl {
+  SqliteOptions options;
+  bool in_memory;
+  int version = 0;
+
+  std::mutex write_mutex;  // serializes every use of `writer`
+  std::unique_ptr<Connection> writer;
+
+  std::mutex pool_mutex;
+  std::condition_variable pool_cv;
+  std::vector<std::unique_ptr<Connection>> idle_readers;
+  std::size_t open_readers = 0;
+
+  explicit Impl(SqliteOptions o) : options(std::move(o)) {
+    if (options.path.empty()) options.path = ":memory:";
+    in_memory = options.path == ":memory:";
+    if (options.max_readers == 0) options.max_readers = 1;
+    writer = std::make_unique<Connection>(options, &version);
+  }
+
+  // A reader connection for the duration of a scope. An in-memory database
+  // lives on the writer's connection only, so there the lease is the writer.
+  class ReadLease {
+   public:
+    explicit ReadLease(Impl& impl) : impl_(impl) {
+      if (impl_.in_memory) {
+        lock_ = std::unique_lock(impl_.write_mutex);
+        conn_ = impl_.writer.get();
+        return;
+      }
+      std::unique_lock lock(impl_.pool_mutex);
+      impl_.pool_cv.wait(lock, [&] {
+        return !impl_.idle_readers.empty() || impl_.open_readers < impl_.options.max_readers;
+      });
+      if (!impl_.idle_readers.empty()) {
+        owned_ = std::move(impl_.idle_readers.back());
+        impl_.idle_readers.pop_back();
+      } else {
+        ++impl_.open_readers;
+        lock.unlock();
+        try {
+          owned_ = std::make_unique<Connection>(impl_.options, nullptr);
+        } catch (...) {
+          lock.lock();
+          --impl_.open_readers;
+          impl_.pool_cv.notify_one();
+          throw;
+        }
+      }
+      conn_ = owned_.get();
+    }
+    ~ReadLease() {
+      if (!owned_) return;
+      {
+        std::lock_guard lock(impl_.pool_mutex);
+        impl_.idle_readers.push_back(std::move(owned_));
+      }
+      impl_.pool_cv.notify_one();
+    }
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    Connection& operator*() { return *conn_; }
+    Connection* operator->() { return conn_; }
+
+   private:
+    Impl& impl_;
+    std::unique_lock<std::mutex> lock_;
+    std::unique_ptr<Connection> owned_;
+    Connection* conn_ = nullptr;
+  };
+
+  static std::optional<Task> select_one(Connection& c, std::string_view user_id,
+                                        std::string_view task_id) {
+    Use q(c.select_one);
+    bind_text(*q, 1, task_id);
+    bind_text(*q, 2, user_id);
+    if (!q->executeStep()) return std::nullopt;
+    return read_task(*q);
+  }
+
+  static void insert(Connection& c, const Task& t) {
+    Use q(c.insert);
+    bind_task(*q, t);
+    q->bind(10, to_millis(t.created_at));
+    q->bind(11, to_millis(t.updated_at));
+    q->bind(12, t.version);
+    q->exec();
+  }
+
+  static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
+    Task t;
+    t.id = new_uuid_v7();
+    t.user_id = std::string(user_id);
+    t.title = std::move(d.title);
+    t.description = std::move(d.description);
+    t.completed = d.completed;
+    t.priority = d.priority;
+    t.tags = std::move(d.tags);
+    t.due_date = d.due_date;
+    t.recurrence = d.recurrence;
+    t.created_at = now;
+    t.updated_at = now;
+    t.version = 1;
+    return t;
+  }
+};
+
+namespace {
+
+void require_user(std::string_view user_id) {
+  if (!is_valid_user_id(user_id))
+    throw ValidationError(std::vector<FieldError>{
+        {"user_id", "must be 1..255 bytes of UTF-8 text without control characters"}});
+}
+
+}  // namespace
+
+SqliteTaskRepository::SqliteTaskRepository(SqliteOptions options)
+    : impl_(guarded([&] { return std::make_unique<Impl>(std::move(options)); })) {}
+
+SqliteTaskRepository::~SqliteTaskRepository() = default;
+
+int SqliteTaskRepository::schema_version() const { return impl_->version; }
+
+Task SqliteTaskRepository::create(std::string_view user_id, TaskDraft draft) {
+  require_user(user_id);
+  validate(draft);
+  Task task = Impl::new_task(user_id, std::move(draft), now_ms());
+  guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Impl::insert(*impl_->writer, task);
+  });
+  return task;
+}
+
+std::optional<Task> SqliteTaskRepository::find(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return std::nullopt;
+  return guarded([&] {
+    Impl::ReadLease c(*impl_);
+    return Impl::select_one(*c, user_id, task_id);
+  });
+}
+
+TaskPage SqliteTaskRepository::list(std::string_view user_id, const TaskQuery& /*query*/) {
+  return guarded([&] {
+    Impl::ReadLease c(*impl_);
+    TaskPage page;
+    Use q(c->select_all);
+    bind_text(*q, 1, user_id);
+    while (q->executeStep()) page.tasks.push_back(read_task(*q));
+    return page;
+  });
+}
+
+std::optional<Task> SqliteTaskRepository::update(std::string_view user_id,
+                                                 std::string_view task_id, TaskPatch patch) {
+  validate(patch);
+  if (!is_canonical_uuid(task_id)) return std::nullopt;
+  return guarded([&]() -> std::optional<Task> {
+    std::lock_guard lock(impl_->write_mutex);
+    Connection& c = *impl_->writer;
+    WriteTransaction tx(c.db);
+    std::optional<Task> task = Impl::select_one(c, user_id, task_id);
+    if (!task) return std::nullopt;
+    const bool completed_now = apply_patch(*task, patch);
+    // updated_at moves forward on every change, even within one millisecond.
+    task->updated_at = std::max(now_ms(), task->updated_at + std::chrono::milliseconds{1});
+    task->version += 1;
+    {
+      Use q(c.update);
+      bind_task(*q, *task);
+      q->bind(10, to_millis(task->updated_at));
+      q->bind(11, task->version);
+      q->exec();
+    }
+    if (completed_now) {
+      if (std::optional<TaskDraft> next = next_occurrence(*task))
+        Impl::insert(c, Impl::new_task(user_id, std::move(*next), task->updated_at));
+    }
+    tx.commit();
+    return task;
+  });
+}
+
+bool SqliteTaskRepository::remove(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return false;
+  return guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Use q(impl_->writer->erase);
+    bind_text(*q, 1, task_id);
+    bind_text(*q, 2, user_id);
+    return q->exec() > 0;
+  });
+}
+
+Ownership SqliteTaskRepository::ownership(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return Ownership::none;
+  return guarded([&] {
+    Impl::ReadLease c(*impl_);
+    Use q(c->owner);
+    bind_text(*q, 1, task_id);
+    bind_text(*q, 2, user_id);
+    if (!q->executeStep()) return Ownership::none;
+    return q->getColumn(0).getInt() != 0 ? Ownership::caller : Ownership::other_user;
+  });
+}
+
+void SqliteTaskRepository::ping() {
+  guarded([&] {
+    Impl::ReadLease c(*impl_);
+    c->db.execAndGet("SELECT 1");
+  });
+}
+
+}  // namespace libtodo

@@ -1,0 +1,78 @@
+#pragma once
+// The storage port. Backends (libtodo::sqlite, libtodo::postgres) implement it;
+// the contract suite in tests/contract defines what "correct" means.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <libtodo/task.hpp>
+
+namespace libtodo {
+
+/// What to list. Default: all of the user's tasks, newest first.
+struct TaskQuery {};
+
+/// One page of a listing. `next_cursor` is empty when there is no further page.
+struct TaskPage {
+  std::vector<Task> tasks;
+  std::optional<std::string> next_cursor;
+};
+
+/// Who owns a task id, as far as a given user may know.
+enum class Ownership {
+  none,        ///< no task has this id
+  caller,      ///< the task belongs to the asking user
+  other_user,  ///< the task exists and belongs to someone else
+};
+
+/// Per-user task storage. Every method takes the acting user's id and can
+/// read or change only that user's tasks; a task id of another user behaves
+/// exactly like an unknown id (except for ownership(), which exists so that a
+/// server can choose between 403 and 404 and reveals nothing but existence).
+///
+/// Writes validate their input (ValidationError) and set ids, timestamps and
+/// versions. Backend failures surface as StorageError, or StorageUnavailable
+/// when retrying later may help.
+///
+/// Thread safety: every implementation in libtodo may be called from many
+/// threads at once.
+class TaskRepository {
+ public:
+  virtual ~TaskRepository() = default;
+
+  /// Stores a new task for `user_id`. When the draft is already completed and
+  /// recurring, no next occurrence is created (nothing was completed).
+  virtual Task create(std::string_view user_id, TaskDraft draft) = 0;
+
+  /// The user's task with this id, or nullopt (unknown, malformed or foreign id).
+  virtual std::optional<Task> find(std::string_view user_id, std::string_view task_id) = 0;
+
+  /// The user's tasks matching `query`.
+  virtual TaskPage list(std::string_view user_id, const TaskQuery& query) = 0;
+
+  /// Applies a merge patch atomically and returns the new state, or nullopt
+  /// when the user has no such task. Completing a recurring task with a due
+  /// date creates its next occurrence in the same transaction.
+  virtual std::optional<Task> update(std::string_view user_id, std::string_view task_id,
+                                     TaskPatch patch) = 0;
+
+  /// Replaces every editable field (PUT): update() with TaskPatch::replacing.
+  std::optional<Task> replace(std::string_view user_id, std::string_view task_id,
+                              const TaskDraft& draft) {
+    return update(user_id, task_id, TaskPatch::replacing(draft));
+  }
+
+  /// Deletes the user's task; false when the user has no such task.
+  virtual bool remove(std::string_view user_id, std::string_view task_id) = 0;
+
+  /// Whether `task_id` exists, and if so whether it is the caller's.
+  virtual Ownership ownership(std::string_view user_id, std::string_view task_id) = 0;
+
+  /// Throws StorageUnavailable when the store cannot serve requests now.
+  virtual void ping() = 0;
+};
+
+}  // namespace libtodo

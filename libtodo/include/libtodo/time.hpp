@@ -1,0 +1,28 @@
+#pragma once
+// Timestamps of the task model: UTC instants with millisecond precision, and
+// their RFC 3339 text form.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace libtodo {
+
+/// A UTC instant with millisecond precision.
+using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// The current time, truncated to milliseconds.
+[[nodiscard]] Timestamp now_ms() noexcept;
+
+/// "2026-01-06T09:30:00.000Z": always UTC, always three fraction digits.
+[[nodiscard]] std::string format_rfc3339(Timestamp t);
+/// Appends format_rfc3339(t) to `out` without a temporary string.
+void append_rfc3339(std::string& out, Timestamp t);
+
+/// Parses an RFC 3339 date-time. The time zone (`Z` or `+hh:mm`/`-hh:mm`) is
+/// required; fractions beyond milliseconds are truncated. Returns nullopt for
+/// anything else, including out-of-range fields and leap seconds.
+[[nodiscard]] std::optional<Timestamp> parse_rfc3339(std::string_view text) noexcept;
+
+}  // namespace libtodo
