@@ -1,0 +1,230 @@
+// Tests of the todo-server executable itself: start-up refusals, --help, the
+// token subcommand, clean shutdown on SIGTERM, and data surviving a restart.
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "test_server.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// A scratch directory, removed with everything in it at the end.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("libtodo-process-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A todo-server child process run in `dir` with exactly `env` as its environment.
+class Process {
+ public:
+  Process(const fs::path& dir, const std::vector<std::string>& args, const std::vector<std::string>& env)
+      : stdout_(dir / ("stdout-" + std::to_string(counter_) + ".txt")),
+        stderr_(dir / ("stderr-" + std::to_string(counter_) + ".txt")) {
+    ++counter_;
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      if (chdir(dir.c_str()) != 0) _exit(127);
+      const int out = open(stdout_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = open(stderr_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(out, 1);
+      dup2(err, 2);
+      std::vector<char*> argv{const_cast<char*>(TODO_SERVER_PATH)};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      std::vector<char*> envp;
+      for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+      envp.push_back(nullptr);
+      execve(TODO_SERVER_PATH, argv.data(), envp.data());
+      _exit(127);
+    }
+  }
+  ~Process() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Waits up to `limit` for the process to end; returns its exit code, or -1.
+  int wait(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+  // The port from the "listening" log line, waiting for it to appear.
+  int port() {
+    for (int i = 0; i < 1000; ++i) {
+      std::istringstream lines(read_file(stderr_));
+      for (std::string line; std::getline(lines, line);) {
+        const json j = json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.value("msg", "") == "listening") return j["port"];
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL("todo-server did not start: " << read_file(stderr_));
+    return 0;
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+  [[nodiscard]] std::string out() const { return read_file(stdout_); }
+  [[nodiscard]] std::string err() const { return read_file(stderr_); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path stdout_, stderr_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+const std::string secret_env = "BETTER_AUTH_SECRET=" + test::secret;
+
+// Every line on stderr must be one JSON object.
+void require_json_lines(const std::string& text) {
+  std::istringstream lines(text);
+  int count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    INFO(line);
+    REQUIRE(json::parse(line, nullptr, false).is_object());
+  }
+  REQUIRE(count > 0);
+}
+
+}  // namespace
+
+TEST_CASE("refuses to start without a secret, with a one-line JSON reason", "[process]") {
+  TempDir dir;
+  Process p(dir.path, {"--port", "0"}, {});
+  REQUIRE(p.wait() == 2);
+  const std::string err = p.err();
+  require_json_lines(err);
+  REQUIRE(std::count(err.begin(), err.end(), '\n') == 1);
+  REQUIRE(err.find("BETTER_AUTH_SECRET") != std::string::npos);
+}
+
+TEST_CASE("refuses a secret shorter than 32 bytes", "[process]") {
+  TempDir dir;
+  Process p(dir.path, {"--port", "0"}, {"BETTER_AUTH_SECRET=short"});
+  REQUIRE(p.wait() == 2);
+  REQUIRE(p.err().find("32") != std::string::npos);
+}
+
+TEST_CASE("refuses a database it cannot open", "[process]") {
+  TempDir dir;
+  Process p(dir.path, {"--port", "0"},
+            {secret_env, "DATABASE_URL=sqlite:///no/such/directory/todo.db"});
+  REQUIRE(p.wait() == 2);
+  require_json_lines(p.err());
+  REQUIRE(p.err().find("cannot open the database") != std::string::npos);
+}
+
+TEST_CASE("refuses unknown flags and bad values", "[process]") {
+  TempDir dir;
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--no-such-flag", "1"}, {"--port", "99999"}, {"--log-level", "loud"},
+           {"--database-url", "mysql://x"}}) {
+    Process p(dir.path, args, {secret_env});
+    REQUIRE(p.wait() == 2);
+    require_json_lines(p.err());
+  }
+}
+
+TEST_CASE("--help documents every setting", "[process]") {
+  TempDir dir;
+  Process p(dir.path, {"--help"}, {});
+  REQUIRE(p.wait() == 0);
+  for (const char* name : {"DATABASE_URL", "BETTER_AUTH_SECRET", "SECRET_KEY", "HOST", "PORT", "LOG_LEVEL"})
+    REQUIRE(p.out().find(name) != std::string::npos);
+}
+
+TEST_CASE("reads .env, and the environment wins over it", "[process]") {
+  TempDir dir;
+  std::ofstream(dir.path / ".env") << "# comment\nexport BETTER_AUTH_SECRET=\"" << test::secret
+                                   << "\"\nPORT=1\nDATABASE_URL=sqlite::memory:\n";
+  Process p(dir.path, {}, {"PORT=0"});
+  const int port = p.port();
+  REQUIRE(port != 1);
+  test::Client c(port);
+  REQUIRE(c.as(test::token_for("alice"), "GET", "/api/tasks").status == 200);
+  p.signal(SIGTERM);
+  REQUIRE(p.wait() == 0);
+}
+
+TEST_CASE("the token subcommand mints a token the server accepts", "[process]") {
+  TempDir dir;
+  Process mint(dir.path, {"token", "--sub", "carol", "--ttl", "120"}, {secret_env});
+  REQUIRE(mint.wait() == 0);
+  std::string token = mint.out();
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  REQUIRE(std::count(token.begin(), token.end(), '.') == 2);
+
+  Process server(dir.path, {"--port", "0", "--database-url", "sqlite::memory:"}, {secret_env});
+  test::Client c(server.port());
+  REQUIRE(c.as(token, "POST", "/api/carol/tasks", R"({"title":"hi"})").status == 201);
+}
+
+TEST_CASE("SIGTERM stops cleanly and a file database keeps its data across restarts", "[process]") {
+  TempDir dir;
+  const std::vector<std::string> env{secret_env, "DATABASE_URL=sqlite:///./data/todo.db"};
+  fs::create_directories(dir.path / "data");
+  const std::string tok = test::token_for("dora");
+  std::string id;
+  {
+    Process p(dir.path, {"--port", "0"}, env);
+    test::Client c(p.port());
+    const test::Reply r = c.as(tok, "POST", "/api/tasks", R"({"title":"persist me","tags":["x"]})");
+    REQUIRE(r.status == 201);
+    id = r.json()["id"];
+    REQUIRE(c.as(tok, "PATCH", "/api/tasks/" + id, R"({"priority":"high"})").status == 200);
+    p.signal(SIGTERM);
+    REQUIRE(p.wait() == 0);
+    require_json_lines(p.err());
+    REQUIRE(p.err().find("\"stopped\"") != std::string::npos);
+  }
+  REQUIRE(fs::exists(dir.path / "data" / "todo.db"));
+  {
+    Process p(dir.path, {"--port", "0"}, env);
+    test::Client c(p.port());
+    const test::Reply r = c.as(tok, "GET", "/api/tasks/" + id);
+    REQUIRE(r.status == 200);
+    REQUIRE(r.json()["title"] == "persist me");
+    REQUIRE(r.json()["priority"] == "high");
+    REQUIRE(r.json()["tags"] == json::array({"x"}));
+    p.signal(SIGINT);
+    REQUIRE(p.wait() == 0);
+  }
+}

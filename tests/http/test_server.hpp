@@ -1,0 +1,119 @@
+#pragma once
+// An in-process todo-server on a free loopback port, and a small HTTP client
+// for the tests.
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <libtodo/jwt_verifier.hpp>
+#include <libtodo/sqlite_repository.hpp>
+
+#include "config.hpp"
+#include "log.hpp"
+#include "server.hpp"
+
+namespace test {
+
+inline const std::string secret = "test-secret-0123456789abcdef-0123456789";
+
+inline std::string token_for(const std::string& user, std::chrono::seconds ttl = std::chrono::seconds{600}) {
+  libtodo::TokenClaims c;
+  c.subject = user;
+  c.lifetime = ttl;
+  return libtodo::mint_hs_token(secret, c);
+}
+
+struct Reply {
+  int status = 0;
+  httplib::Headers headers;
+  std::string body;
+  [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body); }
+  [[nodiscard]] std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+  [[nodiscard]] bool has_header(const std::string& name) const { return headers.count(name) > 0; }
+};
+
+class Client {
+ public:
+  explicit Client(int port) : cli_("127.0.0.1", port) {
+    cli_.set_read_timeout(10, 0);
+    cli_.set_connection_timeout(5, 0);
+  }
+
+  Reply send(const std::string& method, const std::string& path, const std::string& body = {},
+             httplib::Headers headers = {}, const std::string& content_type = "application/json") {
+    httplib::Request req;
+    req.method = method;
+    req.path = path;
+    req.headers = std::move(headers);
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+      req.body = body;
+      if (!content_type.empty()) req.set_header("Content-Type", content_type);
+    }
+    auto r = cli_.send(req);
+    Reply out;
+    if (!r) return out;  // status 0: no answer
+    out.status = r->status;
+    out.headers = r->headers;
+    out.body = r->body;
+    return out;
+  }
+
+  // The same with a bearer token.
+  Reply as(const std::string& token, const std::string& method, const std::string& path,
+           const std::string& body = {}) {
+    return send(method, path, body, {{"Authorization", "Bearer " + token}});
+  }
+
+ private:
+  httplib::Client cli_;
+};
+
+// A server with its own repository (SQLite :memory: unless given) running on a thread.
+class TestServer {
+ public:
+  explicit TestServer(todo_server::HttpOptions options = {},
+                      std::unique_ptr<libtodo::TaskRepository> repo = nullptr)
+      : repo_(repo ? std::move(repo)
+                   : std::make_unique<libtodo::SqliteTaskRepository>(libtodo::SqliteOptions{})),
+        verifier_(jwt_options()),
+        logger_(todo_server::LogLevel::error) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    server_ = std::make_unique<todo_server::Server>(*repo_, verifier_, logger_, options);
+    port_ = server_->bind();
+    thread_ = std::thread([this] { server_->run(); });
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~TestServer() {
+    server_->stop();
+    thread_.join();
+  }
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] libtodo::TaskRepository& repository() { return *repo_; }
+  [[nodiscard]] Client client() const { return Client(port_); }
+
+ private:
+  static libtodo::JwtOptions jwt_options() {
+    libtodo::JwtOptions o;
+    o.hs_secret = secret;
+    return o;
+  }
+  std::unique_ptr<libtodo::TaskRepository> repo_;
+  libtodo::JwtVerifier verifier_;
+  todo_server::Logger logger_;
+  std::unique_ptr<todo_server::Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace test
