@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds libtodo and runs every test, twice: a normal build and one with
+# AddressSanitizer + UndefinedBehaviorSanitizer. Fails when any test fails or
+# cannot run.
+#   scripts/test.sh           both builds
+#   TODO_TEST_SANITIZE=0 scripts/test.sh   the normal build only (quick local loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh test
+jobs=$(nproc)
+
+run_suite() {  # name, extra cmake args...
+  local dir="build/$1"; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTODO_BUILD_TESTS=ON \
+        -DTODO_BUILD_EXAMPLES=ON -DCMAKE_CXX_FLAGS="-Werror" "$@"
+  cmake --build "$dir" -j"$jobs"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$jobs"
+}
+
+run_suite test
+if [ "${TODO_TEST_SANITIZE:-1}" != 0 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_suite asan -DTODO_SANITIZE=ON
+fi
+echo "test.sh: all tests passed"
