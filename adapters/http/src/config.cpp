@@ -30,7 +30,7 @@ constexpr Setting settings[] = {
     {"host", "HOST", nullptr, "listen address (default 127.0.0.1)"},
     {"port", "PORT", nullptr, "listen port, 0 for any free port (default 8000)"},
     {"log-level", "LOG_LEVEL", nullptr, "debug, info, warn or error (default info)"},
-    {"threads", "HTTP_THREADS", nullptr, "request handler threads (default 16)"},
+    {"threads", "HTTP_THREADS", nullptr, "request handler threads = connections served at once (default 64)"},
     {"max-body-bytes", "MAX_BODY_BYTES", nullptr, "largest accepted request body (default 65536)"},
     {"keep-alive-timeout", "KEEP_ALIVE_TIMEOUT", nullptr,
      "seconds an idle keep-alive connection is kept (default 5)"},

@@ -32,8 +32,10 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
   std::size_t max_body_bytes = 64 * 1024;
-  /// Request handler threads; each serves one connection at a time.
-  std::size_t threads = 16;
+  /// Request handler threads. cpp-httplib gives each open connection a thread
+  /// for its whole life, so this bounds the keep-alive connections served at
+  /// once; connections beyond it wait in the queue (see docs/design.md).
+  std::size_t threads = 64;
   int listen_backlog = 1024;
   std::size_t keep_alive_max_requests = 100;
   std::chrono::seconds keep_alive_timeout{5};

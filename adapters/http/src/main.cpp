@@ -56,7 +56,6 @@ std::unique_ptr<libtodo::TaskRepository> open_repository(const ServerConfig& c) 
   libtodo::SqliteOptions o;
   o.path = c.database.sqlite_path;
   o.synchronous = c.sqlite_synchronous;
-  o.max_readers = c.http.threads;
   return std::make_unique<libtodo::SqliteTaskRepository>(o);
 }
 
