@@ -49,43 +49,39 @@ bool is_unicode_space(char32_t c) noexcept {
          c == 0x205F || c == 0x3000;
 }
 
-// Text fields may hold tabs and line breaks but no other control characters
-// (NUL in particular, which many consumers truncate at).
+// Text fields may hold tabs and line breaks but no other control characters:
+// C0 (NUL in particular, which many consumers truncate at), DEL, and C1
+// (U+0080..U+009F, encoded as C2 80..C2 9F). `s` must be valid UTF-8.
 bool has_forbidden_control(std::string_view s, bool allow_line_breaks) noexcept {
-  return std::any_of(s.begin(), s.end(), [&](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c == 0x7F) return true;
-    if (c >= 0x20) return false;
-    return !(allow_line_breaks && (c == '\t' || c == '\n' || c == '\r'));
-  });
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
+    if (c >= 0x20) continue;
+    if (!(allow_line_breaks && (c == '\t' || c == '\n' || c == '\r'))) return true;
+  }
+  return false;
 }
 
 class Checker {
  public:
   explicit Checker(std::vector<FieldError>& errors) : errors_(errors) {}
 
-  void title(std::string& t) {
-    if (!text(t, "title", max_title_chars, true, true)) return;
-  }
+  void title(std::string& t) { text(t, "title", max_title_chars, true, true); }
 
   void description(std::optional<std::string>& d) {
     if (d) text(*d, "description", max_description_chars, false, true);
   }
 
   void tags(std::vector<std::string>& tags) {
+    bool ok = true;
+    for (std::size_t i = 0; i < tags.size(); ++i)
+      ok = text(tags[i], "tags[" + std::to_string(i) + "]", max_tag_chars, true, false) && ok;
+    if (!ok) return;  // leave the (trimmed) input as it was
     std::vector<std::string> unique;
     unique.reserve(tags.size());
-    bool ok = true;
-    for (std::size_t i = 0; i < tags.size(); ++i) {
-      const std::string field = "tags[" + std::to_string(i) + "]";
-      if (!text(tags[i], field, max_tag_chars, true, false)) {
-        ok = false;
-        continue;
-      }
-      if (std::find(unique.begin(), unique.end(), tags[i]) == unique.end())
-        unique.push_back(std::move(tags[i]));
-    }
-    if (!ok) return;
+    for (std::string& tag : tags)
+      if (std::find(unique.begin(), unique.end(), tag) == unique.end()) unique.push_back(std::move(tag));
     if (unique.size() > max_tags) {
       add("tags", "must have at most " + std::to_string(max_tags) + " distinct tags");
       return;

@@ -27,7 +27,9 @@ Timestamp at(std::string_view text) {
   return *t;
 }
 
-std::string fmt(Timestamp t) { return libtodo::format_rfc3339(t); }
+std::string fmt(Timestamp t) {
+  return libtodo::format_rfc3339(t);
+}
 
 // A task with every field set, as a store would return it.
 Task full_task() {

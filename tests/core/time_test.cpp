@@ -161,18 +161,18 @@ TEST_CASE("parse_rfc3339 keeps instants within years 1..9999", "[time]") {
 
 TEST_CASE("format and parse round-trip", "[time]") {
   SECTION("text -> instant -> text") {
-    for (const char* text : {"2026-01-06T09:30:00.000Z", "1970-01-01T00:00:00.000Z",
-                             "1969-07-20T20:17:40.123Z", "2028-02-29T23:59:59.999Z",
-                             "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"}) {
+    for (const char* text :
+         {"2026-01-06T09:30:00.000Z", "1970-01-01T00:00:00.000Z", "1969-07-20T20:17:40.123Z",
+          "2028-02-29T23:59:59.999Z", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"}) {
       INFO(text);
       CHECK(reparsed(text) == text);
     }
   }
   SECTION("instant -> text -> instant") {
     const Timestamp now = libtodo::now_ms();
-    for (const Timestamp t : {now, Timestamp{}, Timestamp{milliseconds{-1}},
-                              utc(2026, 3, 29, 1, 59, 59, 1), utc(1, 1, 1),
-                              utc(9999, 12, 31, 23, 59, 59, 999)}) {
+    for (const Timestamp t :
+         {now, Timestamp{}, Timestamp{milliseconds{-1}}, utc(2026, 3, 29, 1, 59, 59, 1),
+          utc(1, 1, 1), utc(9999, 12, 31, 23, 59, 59, 999)}) {
       const std::string text = format_rfc3339(t);
       INFO(text);
       CHECK(parse_rfc3339(text) == t);

@@ -32,7 +32,7 @@ TEST_CASE("new_uuid_v7 has the canonical v7 layout", "[uuid]") {
     CHECK(id[13] == '-');
     CHECK(id[18] == '-');
     CHECK(id[23] == '-');
-    CHECK(id[14] == '7');                                   // version nibble
+    CHECK(id[14] == '7');                                          // version nibble
     CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant 10xx
     CHECK(libtodo::is_canonical_uuid(id));
   }
@@ -61,7 +61,7 @@ TEST_CASE("is_canonical_uuid accepts only lower-case 8-4-4-4-12", "[uuid]") {
   CHECK_FALSE(libtodo::is_canonical_uuid("0190a0f012347abc8def0123456789ab"));       // no dashes
   CHECK_FALSE(libtodo::is_canonical_uuid("0190a0f0-12347-abc-8def-0123456789ab"));   // dash moved
   CHECK_FALSE(libtodo::is_canonical_uuid("0190a0f0_1234_7abc_8def_0123456789ab"));
-  CHECK_FALSE(libtodo::is_canonical_uuid("0190a0g0-1234-7abc-8def-0123456789ab"));   // 'g'
+  CHECK_FALSE(libtodo::is_canonical_uuid("0190a0g0-1234-7abc-8def-0123456789ab"));  // 'g'
   CHECK_FALSE(libtodo::is_canonical_uuid("{0190a0f0-1234-7abc-8def-0123456789a}"));
   CHECK_FALSE(libtodo::is_canonical_uuid("0190a0f0-1234-7abc-8def-01234567 9ab"));
   CHECK_FALSE(libtodo::is_canonical_uuid("' OR '1'='1' -- -1234-7abc-8def-012345"));

@@ -15,13 +15,13 @@ using libtodo::FieldError;
 using libtodo::TaskDraft;
 using libtodo::TaskPatch;
 
-const std::string e_acute = "\xC3\xA9";              // U+00E9, 2 bytes
-const std::string cjk = "\xE6\x97\xA5";              // U+65E5, 3 bytes
-const std::string grinning = "\xF0\x9F\x98\x80";     // U+1F600, 4 bytes
+const std::string e_acute = "\xC3\xA9";                // U+00E9, 2 bytes
+const std::string cjk = "\xE6\x97\xA5";                // U+65E5, 3 bytes
+const std::string grinning = "\xF0\x9F\x98\x80";       // U+1F600, 4 bytes
 const std::string ideographic_space = "\xE3\x80\x80";  // U+3000
-const std::string nbsp = "\xC2\xA0";                 // U+00A0
-const std::string em_space = "\xE2\x80\x83";         // U+2003
-const std::string zero_width_space = "\xE2\x80\x8B";  // U+200B, not White_Space
+const std::string nbsp = "\xC2\xA0";                   // U+00A0
+const std::string em_space = "\xE2\x80\x83";           // U+2003
+const std::string zero_width_space = "\xE2\x80\x8B";   // U+200B, not White_Space
 
 std::string repeat(const std::string& unit, std::size_t n) {
   std::string s;
@@ -35,7 +35,9 @@ std::vector<FieldError> errors_of(TaskDraft& d) {
   return errors;
 }
 
-std::vector<FieldError> errors_of(TaskDraft&& d) { return errors_of(d); }
+std::vector<FieldError> errors_of(TaskDraft&& d) {
+  return errors_of(d);
+}
 
 std::vector<FieldError> errors_of(TaskPatch& p) {
   std::vector<FieldError> errors;
@@ -192,8 +194,8 @@ TEST_CASE("title is at most 500 code points", "[validation][title]") {
 }
 
 TEST_CASE("title must be valid UTF-8", "[validation][title]") {
-  for (const char* bad : {"\xC3\x28", "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80",
-                          "abc\xE2\x82", "\xFF"}) {
+  for (const char* bad :
+       {"\xC3\x28", "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "abc\xE2\x82", "\xFF"}) {
     INFO("bytes: " << Catch::Detail::stringify(std::string(bad)));
     const auto errors = errors_of(titled(bad));
     REQUIRE(errors.size() == 1);
@@ -243,8 +245,7 @@ TEST_CASE("description characters", "[validation][description]") {
           std::vector<std::string>{"description"});
   }
   SECTION("invalid UTF-8 rejected") {
-    CHECK(fields(errors_of(described("\xED\xA0\x80"))) ==
-          std::vector<std::string>{"description"});
+    CHECK(fields(errors_of(described("\xED\xA0\x80"))) == std::vector<std::string>{"description"});
   }
 }
 
@@ -322,6 +323,14 @@ TEST_CASE("a tag may hold no control character at all", "[validation][tags]") {
         std::string("a\x01"), std::string("a\x7F")}) {
     INFO("tag: " << Catch::Detail::stringify(tag));
     CHECK(fields(errors_of(tagged({"ok", tag}))) == std::vector<std::string>{"tags[1]"});
+  }
+}
+
+// U+0080..U+009F are control characters too (category Cc).
+TEST_CASE("a tag rejects C1 control characters", "[validation][tags]") {
+  for (const std::string& tag : {std::string("a\xC2\x80z"), std::string("a\xC2\x9Bz")}) {
+    INFO("tag: " << Catch::Detail::stringify(tag));
+    CHECK(fields(errors_of(tagged({tag}))) == std::vector<std::string>{"tags[0]"});
   }
 }
 

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <libtodo/errors.hpp>
+#include <libtodo/jwt_verifier.hpp>
 
 namespace todo_server {
 namespace {
@@ -176,7 +177,7 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
     throw ConfigError(
         "no token key configured: set BETTER_AUTH_SECRET (or SECRET_KEY, or --secret) to the "
         "shared secret, at least 32 bytes");
-  if (c.secret.size() < min_secret_bytes)
+  if (c.secret.size() < libtodo::min_hs_secret_bytes)
     throw ConfigError("BETTER_AUTH_SECRET is " + std::to_string(c.secret.size()) +
                       " bytes; use at least 32 random bytes (e.g. `openssl rand -hex 32`)");
   if (auto v = get("jwt-issuer"); v && !v->empty()) c.jwt_issuer = v;

@@ -74,6 +74,5 @@ using Environment = std::function<std::optional<std::string>(const std::string&)
 /// The --help text.
 [[nodiscard]] std::string usage();
 
-inline constexpr std::size_t min_secret_bytes = 32;
 
 }  // namespace todo_server

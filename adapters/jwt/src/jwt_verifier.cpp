@@ -138,6 +138,11 @@ struct JwtVerifier::Impl {
 JwtVerifier::JwtVerifier(JwtOptions options) : impl_(std::make_unique<Impl>()) {
   if (options.hs_secret.empty())
     throw ConfigError("JwtVerifier: no key source configured (set a shared secret)");
+  // RFC 7518 §3.2: the key must be at least as long as the hash (32 bytes for HS256).
+  if (options.hs_secret.size() < min_hs_secret_bytes)
+    throw ConfigError("JwtVerifier: the shared secret must be at least 32 bytes");
+  if (options.hs_algorithms.empty())
+    throw ConfigError("JwtVerifier: a shared secret with no HS algorithm allowed accepts nothing");
   for (const std::string& alg : options.hs_algorithms)
     if (!hmac_digest(alg)) throw ConfigError("JwtVerifier: unsupported HMAC algorithm " + alg);
   if (options.leeway.count() < 0) throw ConfigError("JwtVerifier: leeway must not be negative");

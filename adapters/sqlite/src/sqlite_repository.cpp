@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -224,12 +225,28 @@ int migrate(SQLite::Database& db) {
   return current;
 }
 
+// Switching a new file to WAL needs an exclusive lock, and SQLite answers
+// SQLITE_BUSY at once instead of calling the busy handler when another
+// connection is doing the same. Retry within the busy timeout.
+void enable_wal(SQLite::Database& db, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 SQLite::Database Connection::open(const SqliteOptions& o, int* migrated_version) {
   const int flags = migrated_version ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
                                      : SQLite::OPEN_READWRITE;
   SQLite::Database db(o.path, flags, static_cast<int>(o.busy_timeout.count()));
   if (migrated_version) {
-    if (o.path != ":memory:") db.exec("PRAGMA journal_mode = WAL");
+    if (o.path != ":memory:") enable_wal(db, o.busy_timeout);
     *migrated_version = migrate(db);
   }
   db.exec(o.synchronous == SqliteSync::full ? "PRAGMA synchronous = FULL"

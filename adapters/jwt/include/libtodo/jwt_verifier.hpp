@@ -3,6 +3,7 @@
 // Tokens with OpenSSL 3, which stays inside this adapter's .cpp files.
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,12 +15,15 @@
 
 namespace libtodo {
 
+/// The shortest shared secret JwtVerifier accepts (RFC 7518 §3.2 for HS256).
+inline constexpr std::size_t min_hs_secret_bytes = 32;
+
 /// What JwtVerifier accepts. Key sources are additive: every configured
 /// source contributes keys, and a token must be signed by one of them with an
 /// algorithm that source allows.
 struct JwtOptions {
-  /// Shared secret for HS256/HS384/HS512 (Better Auth's BETTER_AUTH_SECRET).
-  /// Empty: no HMAC tokens are accepted.
+  /// Shared secret for HS256/HS384/HS512 (Better Auth's BETTER_AUTH_SECRET),
+  /// at least min_hs_secret_bytes long.
   std::string hs_secret;
   /// The HMAC algorithms accepted with hs_secret.
   std::vector<std::string> hs_algorithms{"HS256", "HS384", "HS512"};
