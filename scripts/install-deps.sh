@@ -4,8 +4,10 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ca-certificates
-            libsqlitecpp-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev)
-test_pkgs=(catch2 curl)
+            libsqlitecpp-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
+            libpqxx-dev libpq-dev)
+# postgresql: the tests start a real server of their own (never the system's cluster).
+test_pkgs=(catch2 curl postgresql python3)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then want+=("${test_pkgs[@]}"); fi

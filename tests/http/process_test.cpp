@@ -3,113 +3,15 @@
 
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
-
+#include "process.hpp"
 #include "test_server.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::Process;
+using test::TempDir;
 
 namespace {
-
-// A scratch directory, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("libtodo-process-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A todo-server child process run in `dir` with exactly `env` as its environment.
-class Process {
- public:
-  Process(const fs::path& dir, const std::vector<std::string>& args, const std::vector<std::string>& env)
-      : stdout_(dir / ("stdout-" + std::to_string(counter_) + ".txt")),
-        stderr_(dir / ("stderr-" + std::to_string(counter_) + ".txt")) {
-    ++counter_;
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      if (chdir(dir.c_str()) != 0) _exit(127);
-      const int out = open(stdout_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = open(stderr_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<char*> argv{const_cast<char*>(TODO_SERVER_PATH)};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      std::vector<char*> envp;
-      for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-      envp.push_back(nullptr);
-      execve(TODO_SERVER_PATH, argv.data(), envp.data());
-      _exit(127);
-    }
-  }
-  ~Process() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  // Waits up to `limit` for the process to end; returns its exit code, or -1.
-  int wait(std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
-  // The port from the "listening" log line, waiting for it to appear.
-  int port() {
-    for (int i = 0; i < 1000; ++i) {
-      std::istringstream lines(read_file(stderr_));
-      for (std::string line; std::getline(lines, line);) {
-        const json j = json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.value("msg", "") == "listening") return j["port"];
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL("todo-server did not start: " << read_file(stderr_));
-    return 0;
-  }
-
-  void signal(int sig) { kill(pid_, sig); }
-  [[nodiscard]] std::string out() const { return read_file(stdout_); }
-  [[nodiscard]] std::string err() const { return read_file(stderr_); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path stdout_, stderr_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
 
 const std::string secret_env = "BETTER_AUTH_SECRET=" + test::secret;
 

@@ -2,6 +2,7 @@
 // An in-process todo-server on a free loopback port, and a small HTTP client
 // for the tests.
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +12,10 @@
 
 #include <libtodo/jwt_verifier.hpp>
 #include <libtodo/sqlite_repository.hpp>
+
+#ifdef TODO_TEST_WITH_POSTGRES
+#include "postgres/pg_test_env.hpp"
+#endif
 
 #include "config.hpp"
 #include "log.hpp"
@@ -25,6 +30,21 @@ inline std::string token_for(const std::string& user, std::chrono::seconds ttl =
   c.subject = user;
   c.lifetime = ttl;
   return libtodo::mint_hs_token(secret, c);
+}
+
+/// The repository the HTTP tests run on: SQLite in memory, or PostgreSQL (a
+/// fresh schema on the fixture's server) when LIBTODO_TEST_BACKEND=postgres.
+/// The same tests run on both; ctest registers one run per backend.
+inline std::unique_ptr<libtodo::TaskRepository> make_repository() {
+  const char* backend = std::getenv("LIBTODO_TEST_BACKEND");
+  if (backend != nullptr && std::string(backend) == "postgres") {
+#ifdef TODO_TEST_WITH_POSTGRES
+    return std::make_unique<libtodo::PostgresTaskRepository>(isolated_pg_options());
+#else
+    FAIL("LIBTODO_TEST_BACKEND=postgres, but the tests were built without PostgreSQL");
+#endif
+  }
+  return std::make_unique<libtodo::SqliteTaskRepository>(libtodo::SqliteOptions{});
 }
 
 struct Reply {
@@ -80,8 +100,7 @@ class TestServer {
  public:
   explicit TestServer(todo_server::HttpOptions options = {},
                       std::unique_ptr<libtodo::TaskRepository> repo = nullptr)
-      : repo_(repo ? std::move(repo)
-                   : std::make_unique<libtodo::SqliteTaskRepository>(libtodo::SqliteOptions{})),
+      : repo_(repo ? std::move(repo) : make_repository()),
         verifier_(jwt_options()),
         logger_(todo_server::LogLevel::error) {
     options.host = "127.0.0.1";

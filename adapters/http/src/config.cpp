@@ -22,7 +22,8 @@ struct Setting {
 // Every setting, in --help order. Flags and variables are the same setting.
 constexpr Setting settings[] = {
     {"database-url", "DATABASE_URL", nullptr,
-     "sqlite:///relative/path, sqlite:////absolute/path, sqlite::memory: (default sqlite:///./todo.db)"},
+     "sqlite:///relative/path, sqlite:////absolute/path, sqlite::memory:, or\n      "
+     "postgresql://user:pass@host:port/db?sslmode=... (default sqlite:///./todo.db)"},
     {"secret", "BETTER_AUTH_SECRET", "SECRET_KEY",
      "shared secret of HS256/384/512 tokens, at least 32 bytes (required)"},
     {"jwt-issuer", "JWT_ISSUER", nullptr, "required `iss` of tokens (default: not checked)"},
@@ -39,6 +40,8 @@ constexpr Setting settings[] = {
     {"read-timeout", "READ_TIMEOUT", nullptr, "seconds to wait for request bytes (default 10)"},
     {"foreign-task-status", "FOREIGN_TASK_STATUS", nullptr,
      "403 (default) or 404: the answer for another user's task id"},
+    {"db-pool-size", "DB_POOL_SIZE", nullptr,
+     "PostgreSQL connections per server process (default 8)"},
     {"sqlite-synchronous", "SQLITE_SYNCHRONOUS", nullptr,
      "normal (default) or full: see docs/configuration.md for the durability each gives"},
 };
@@ -204,6 +207,8 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
     if (*v != "403" && *v != "404") throw ConfigError("FOREIGN_TASK_STATUS must be 403 or 404");
     c.http.foreign_task_not_found = *v == "404";
   }
+  if (auto v = get("db-pool-size"))
+    c.db_pool_size = static_cast<std::size_t>(parse_int("DB_POOL_SIZE", *v, 1, 1000));
   if (auto v = get("sqlite-synchronous")) {
     if (*v != "normal" && *v != "full") throw ConfigError("SQLITE_SYNCHRONOUS must be normal or full");
     c.sqlite_synchronous = *v == "full" ? libtodo::SqliteSync::full : libtodo::SqliteSync::normal;

@@ -49,6 +49,8 @@ struct ServerConfig {
   DatabaseConfig database;
   std::string database_url;
   libtodo::SqliteSync sqlite_synchronous = libtodo::SqliteSync::normal;
+  /// PostgreSQL connections per process (DB_POOL_SIZE).
+  std::size_t db_pool_size = 8;
   std::string secret;
   std::optional<std::string> jwt_issuer;
   std::optional<std::string> jwt_audience;

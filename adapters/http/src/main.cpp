@@ -10,6 +10,9 @@
 
 #include <libtodo/jwt_verifier.hpp>
 #include <libtodo/sqlite_repository.hpp>
+#ifdef TODO_SERVER_WITH_POSTGRES
+#include <libtodo/postgres_repository.hpp>
+#endif
 
 #include "config.hpp"
 #include "log.hpp"
@@ -51,8 +54,17 @@ int mint_token(std::vector<std::string> args, const Logger& log) {
 }
 
 std::unique_ptr<libtodo::TaskRepository> open_repository(const ServerConfig& c) {
-  if (c.database.kind == DatabaseConfig::Kind::postgres)
-    throw libtodo::ConfigError("DATABASE_URL names PostgreSQL, which this build does not support yet");
+  if (c.database.kind == DatabaseConfig::Kind::postgres) {
+#ifdef TODO_SERVER_WITH_POSTGRES
+    libtodo::PostgresOptions o;
+    o.url = c.database.postgres_url;
+    o.pool_size = c.db_pool_size;
+    return std::make_unique<libtodo::PostgresTaskRepository>(o);
+#else
+    throw libtodo::ConfigError("DATABASE_URL names PostgreSQL, but this build has no PostgreSQL backend "
+                               "(configure with -DTODO_WITH_POSTGRES=ON)");
+#endif
+  }
   libtodo::SqliteOptions o;
   o.path = c.database.sqlite_path;
   o.synchronous = c.sqlite_synchronous;

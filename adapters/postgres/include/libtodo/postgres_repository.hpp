@@ -1,0 +1,80 @@
+#pragma once
+// libtodo::postgres: the TaskRepository on PostgreSQL (through libpqxx, which
+// stays inside this adapter's .cpp files).
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <libtodo/task_repository.hpp>
+
+namespace libtodo {
+
+struct PostgresOptions {
+  /// A libpq connection string or URI, e.g.
+  /// `postgresql://user:pass@host:5432/db?sslmode=require` (Neon URLs work as given).
+  std::string url;
+  /// Connections this process keeps at most. Each request holds one only for
+  /// its statement, so a handful saturates a small server; keep
+  /// instances x pool_size under the server's max_connections.
+  std::size_t pool_size = 8;
+  /// How long a call waits for a free connection before StorageUnavailable.
+  std::chrono::milliseconds acquire_timeout{2000};
+  /// libpq's connect_timeout, added to the URL unless it sets one.
+  std::chrono::seconds connect_timeout{2};
+};
+
+/// Counters of the connection pool, for health checks and metrics.
+struct PoolStats {
+  std::size_t open = 0;      ///< connections currently established
+  std::size_t in_use = 0;    ///< of those, lent out right now
+  std::size_t waiting = 0;   ///< calls waiting for a connection
+  std::size_t discarded = 0; ///< broken connections dropped since start
+};
+
+/// A TaskRepository on one PostgreSQL database.
+///
+/// Connections are pooled and created lazily; each prepares its statements
+/// once. A connection found broken (server restart, pg_terminate_backend,
+/// network loss) is discarded and never lent out again; an idle connection is
+/// checked before use, so a killed backend costs nothing but a reconnect.
+/// When the database cannot be reached, or no connection frees up within
+/// acquire_timeout, calls throw StorageUnavailable quickly instead of hanging,
+/// and succeed again as soon as the database is back.
+///
+/// Every single-row operation, including a merge-patch update that completes
+/// a recurring task and creates its next occurrence, is one statement and one
+/// round trip. Opening applies the schema migrations under an advisory lock,
+/// so several processes starting at once on an empty database migrate it once.
+///
+/// Thread-safe: any number of threads may call any method at once.
+class PostgresTaskRepository final : public TaskRepository {
+ public:
+  /// Connects once, applies migrations, and keeps that connection in the pool.
+  /// Throws StorageUnavailable when the server cannot be reached, StorageError
+  /// when migrating fails.
+  explicit PostgresTaskRepository(PostgresOptions options);
+  ~PostgresTaskRepository() override;
+  PostgresTaskRepository(const PostgresTaskRepository&) = delete;
+  PostgresTaskRepository& operator=(const PostgresTaskRepository&) = delete;
+
+  Task create(std::string_view user_id, TaskDraft draft) override;
+  std::optional<Task> find(std::string_view user_id, std::string_view task_id) override;
+  TaskPage list(std::string_view user_id, const TaskQuery& query) override;
+  std::optional<Task> update(std::string_view user_id, std::string_view task_id,
+                             TaskPatch patch) override;
+  bool remove(std::string_view user_id, std::string_view task_id) override;
+  Ownership ownership(std::string_view user_id, std::string_view task_id) override;
+  void ping() override;
+
+  [[nodiscard]] PoolStats pool_stats() const;
+  /// The highest schema version applied to the database.
+  [[nodiscard]] int schema_version() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace libtodo

@@ -1,0 +1,457 @@
+#include <libtodo/postgres_repository.hpp>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <libtodo/errors.hpp>
+#include <libtodo/uuid.hpp>
+#include <libtodo/validation.hpp>
+
+namespace libtodo {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// The same versions as the SQLite backend, in PostgreSQL's dialect. Never
+// edit a migration that has shipped; append a new one.
+constexpr Migration migrations[] = {
+    {1, "create tasks", R"sql(
+CREATE TABLE tasks (
+  id          uuid        NOT NULL PRIMARY KEY,
+  user_id     text        NOT NULL,
+  title       text        NOT NULL,
+  description text,
+  completed   boolean     NOT NULL DEFAULT false,
+  priority    smallint    NOT NULL DEFAULT 1 CHECK (priority BETWEEN 0 AND 2),
+  tags        text[]      NOT NULL DEFAULT '{}',
+  due_date    timestamptz,
+  recurrence  text        CHECK (recurrence IN ('daily', 'weekly', 'monthly')),
+  created_at  timestamptz NOT NULL,
+  updated_at  timestamptz NOT NULL,
+  version     bigint      NOT NULL DEFAULT 1
+);
+CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
+)sql"},
+};
+
+// Any constant will do; it only has to be the same in every libtodo process.
+constexpr long long migration_lock_key = 0x6c6962746f646f;  // "libtodo"
+
+// Instants cross the wire as integer milliseconds since the epoch, so no
+// text formatting or time zone can change them.
+#define TODO_MS(col) "(extract(epoch from " col ") * 1000)::bigint"
+#define TODO_TS(param) "(timestamptz 'epoch' + " param "::bigint * interval '1 millisecond')"
+#define TODO_TAGS(param) \
+  "ARRAY(SELECT e FROM json_array_elements_text(" param "::json) WITH ORDINALITY AS a(e, n) ORDER BY n)"
+
+constexpr const char* select_columns =
+    "id::text, user_id, title, description, completed, priority, array_to_json(tags)::text, " TODO_MS(
+        "due_date") ", recurrence, " TODO_MS("created_at") ", " TODO_MS("updated_at") ", version";
+
+struct Statement {
+  const char* name;
+  std::string sql;
+};
+
+// Prepared once per connection.
+const std::vector<Statement>& statements() {
+  static const std::vector<Statement> list = {
+      {"find", std::string("SELECT ") + select_columns + " FROM tasks WHERE id = $1::uuid AND user_id = $2"},
+      {"list", std::string("SELECT ") + select_columns +
+                   " FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC"},
+      {"insert",
+       "INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, due_date, "
+       "recurrence, created_at, updated_at, version) VALUES ($1::uuid, $2, $3, $4, $5::boolean, "
+       "$6::smallint, " TODO_TAGS("$7") ", " TODO_TS("$8") ", $9, " TODO_TS("$10") ", " TODO_TS("$10") ", 1)"},
+      // A merge patch in one statement: each nullable field comes with a "set"
+      // flag. The old row is locked first so that its `completed` tells
+      // whether this update completes the task; if so, and it recurs and has
+      // a due date, its next occurrence is inserted by the same statement.
+      // Month arithmetic runs in UTC (set per connection) and clamps to the
+      // month's end as the core's next_due_date does.
+      {"update",
+       std::string("WITH old AS (SELECT id, completed FROM tasks WHERE id = $1::uuid AND user_id = $2 FOR UPDATE), "
+                   "upd AS (UPDATE tasks t SET "
+                   "title = COALESCE($3, t.title), "
+                   "description = CASE WHEN $4::boolean THEN $5 ELSE t.description END, "
+                   "completed = COALESCE($6::boolean, t.completed), "
+                   "priority = COALESCE($7::smallint, t.priority), "
+                   "tags = CASE WHEN $8::text IS NULL THEN t.tags ELSE " TODO_TAGS("$8") " END, "
+                   "due_date = CASE WHEN $9::boolean THEN " TODO_TS("$10") " ELSE t.due_date END, "
+                   "recurrence = CASE WHEN $11::boolean THEN $12 ELSE t.recurrence END, "
+                   "updated_at = GREATEST(" TODO_TS("$13") ", t.updated_at + interval '1 millisecond'), "
+                   "version = t.version + 1 "
+                   "FROM old WHERE t.id = old.id RETURNING t.*, old.completed AS was_completed), "
+                   "spawn AS (INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, "
+                   "due_date, recurrence, created_at, updated_at, version) "
+                   "SELECT $14::uuid, user_id, title, description, false, priority, tags, "
+                   "due_date + CASE recurrence WHEN 'daily' THEN interval '1 day' "
+                   "WHEN 'weekly' THEN interval '7 days' ELSE interval '1 month' END, "
+                   "recurrence, updated_at, updated_at, 1 FROM upd "
+                   "WHERE completed AND NOT was_completed AND recurrence IS NOT NULL AND due_date IS NOT NULL) "
+                   "SELECT ") +
+           select_columns + " FROM upd"},
+      {"remove", "DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2"},
+      {"owner", "SELECT user_id = $2 FROM tasks WHERE id = $1::uuid"},
+      {"ping", "SELECT 1"},
+  };
+  return list;
+}
+
+#undef TODO_MS
+#undef TODO_TS
+#undef TODO_TAGS
+
+std::int64_t to_millis(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp from_millis(std::int64_t ms) { return Timestamp{std::chrono::milliseconds{ms}}; }
+
+// A nullable text parameter: libpqxx sends a null `const char*` as SQL NULL.
+class Param {
+ public:
+  Param() = default;
+  explicit Param(std::string v) : value_(std::move(v)) {}
+  template <class T, class F>
+  static Param from(const std::optional<T>& v, F&& convert) {
+    return v ? Param(convert(*v)) : Param();
+  }
+  [[nodiscard]] const char* get() const { return value_ ? value_->c_str() : nullptr; }
+
+ private:
+  std::optional<std::string> value_;
+};
+
+std::string tags_json(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
+
+Task read_task(const pqxx::row& r) {
+  Task t;
+  t.id = r[0].as<std::string>();
+  t.user_id = r[1].as<std::string>();
+  t.title = r[2].as<std::string>();
+  if (!r[3].is_null()) t.description = r[3].as<std::string>();
+  t.completed = r[4].as<bool>();
+  t.priority = static_cast<Priority>(std::clamp(r[5].as<int>(), 0, 2));
+  t.tags = nlohmann::json::parse(r[6].c_str()).get<std::vector<std::string>>();
+  if (!r[7].is_null()) t.due_date = from_millis(r[7].as<std::int64_t>());
+  if (!r[8].is_null()) t.recurrence = parse_recurrence(r[8].as<std::string>());
+  t.created_at = from_millis(r[9].as<std::int64_t>());
+  t.updated_at = from_millis(r[10].as<std::int64_t>());
+  t.version = r[11].as<std::int64_t>();
+  return t;
+}
+
+// SQLSTATE classes that mean "the server cannot serve this now; retry later":
+// connection exceptions (08), insufficient resources (53), operator
+// intervention such as a shutdown (57), serialization failure and deadlock (40).
+bool is_transient(const std::string& sqlstate) {
+  const std::string cls = sqlstate.substr(0, 2);
+  return cls == "08" || cls == "53" || cls == "57" || cls == "40";
+}
+
+std::string with_connect_timeout(const std::string& url, std::chrono::seconds timeout) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  const std::string value = std::to_string(timeout.count());
+  const bool is_uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!is_uri) return url + " connect_timeout=" + value;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+}
+
+// True when a connection that should be idle has something to read or is
+// closed: the server sent a termination notice (restart,
+// pg_terminate_backend) or the socket is gone.
+bool looks_broken(pqxx::connection& c) {
+  if (!c.is_open()) return true;
+  pollfd p{c.sock(), POLLIN, 0};
+  if (p.fd < 0) return true;
+  return ::poll(&p, 1, 0) != 0;
+}
+
+}  // namespace
+
+struct PostgresTaskRepository::Impl {
+  PostgresOptions options;
+  std::string url;
+  int version = 0;
+
+  mutable std::mutex mutex;
+  std::condition_variable freed;
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  std::size_t open = 0;
+  std::size_t waiting = 0;
+  std::size_t discarded = 0;
+
+  explicit Impl(PostgresOptions o) : options(std::move(o)) {
+    if (options.pool_size == 0) options.pool_size = 1;
+    url = with_connect_timeout(options.url, options.connect_timeout);
+  }
+
+  std::unique_ptr<pqxx::connection> connect() {
+    auto c = std::make_unique<pqxx::connection>(url);
+    {
+      pqxx::nontransaction tx(*c);
+      tx.exec("SET TIME ZONE 'UTC'");  // month arithmetic of recurrences runs in UTC
+    }
+    for (const Statement& s : statements()) c->prepare(s.name, s.sql);
+    return c;
+  }
+
+  // A pooled connection for the length of a scope.
+  class Lease {
+   public:
+    explicit Lease(Impl& impl) : impl_(impl) { conn_ = impl_.acquire(); }
+    ~Lease() { impl_.release(std::move(conn_), broken_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    pqxx::connection& operator*() { return *conn_; }
+    void mark_broken() { broken_ = true; }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool broken_ = false;
+  };
+
+  std::unique_ptr<pqxx::connection> acquire() {
+    std::unique_lock lock(mutex);
+    const auto deadline = std::chrono::steady_clock::now() + options.acquire_timeout;
+    ++waiting;
+    for (;;) {
+      while (!idle.empty()) {
+        auto c = std::move(idle.back());
+        idle.pop_back();
+        if (!looks_broken(*c)) {
+          --waiting;
+          return c;
+        }
+        --open;
+        ++discarded;
+      }
+      if (open < options.pool_size) break;
+      if (freed.wait_until(lock, deadline) == std::cv_status::timeout && idle.empty() &&
+          open >= options.pool_size) {
+        --waiting;
+        throw StorageUnavailable("postgres: no connection free within the acquire timeout");
+      }
+    }
+    --waiting;
+    ++open;
+    lock.unlock();
+    try {
+      return connect();
+    } catch (const std::exception& e) {
+      lock.lock();
+      --open;
+      freed.notify_one();
+      throw StorageUnavailable(std::string("postgres: cannot connect: ") + e.what());
+    }
+  }
+
+  void release(std::unique_ptr<pqxx::connection> c, bool broken) {
+    {
+      std::lock_guard lock(mutex);
+      if (broken || !c) {
+        --open;
+        ++discarded;
+      } else {
+        idle.push_back(std::move(c));
+      }
+    }
+    freed.notify_one();
+  }
+
+  // Runs `f(connection)` on a pooled connection, translating libpqxx's
+  // exceptions. A read that meets a broken connection is retried once on a
+  // fresh one; a write is not (it may have committed), it reports 503.
+  template <class F>
+  auto run(bool retry_if_broken, F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+    for (int attempt = 0;; ++attempt) {
+      Lease lease(*this);
+      try {
+        return f(*lease);
+      } catch (const pqxx::broken_connection& e) {
+        lease.mark_broken();
+        if (retry_if_broken && attempt == 0) continue;
+        throw StorageUnavailable(std::string("postgres: connection lost: ") + e.what());
+      } catch (const pqxx::sql_error& e) {
+        if (is_transient(e.sqlstate())) {
+          lease.mark_broken();
+          throw StorageUnavailable(std::string("postgres: ") + e.what());
+        }
+        throw StorageError(std::string("postgres: ") + e.what());
+      } catch (const pqxx::failure& e) {
+        lease.mark_broken();
+        throw StorageError(std::string("postgres: ") + e.what());
+      } catch (const nlohmann::json::exception& e) {
+        throw StorageError(std::string("postgres: corrupt tags: ") + e.what());
+      }
+    }
+  }
+
+  void migrate() {
+    run(false, [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(migration_lock_key) + ")");
+      tx.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
+          "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+      int current = tx.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")[0][0].as<int>();
+      const int latest = migrations[std::size(migrations) - 1].version;
+      if (current > latest)
+        throw StorageError("database schema version " + std::to_string(current) +
+                           " is newer than this libtodo supports (" + std::to_string(latest) + ")");
+      for (const Migration& m : migrations) {
+        if (m.version <= current) continue;
+        tx.exec(m.sql);
+        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name);
+        current = m.version;
+      }
+      tx.commit();
+      version = current;
+    });
+  }
+
+  static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
+    Task t;
+    t.id = new_uuid_v7();
+    t.user_id = std::string(user_id);
+    t.title = std::move(d.title);
+    t.description = std::move(d.description);
+    t.completed = d.completed;
+    t.priority = d.priority;
+    t.tags = std::move(d.tags);
+    t.due_date = d.due_date;
+    t.recurrence = d.recurrence;
+    t.created_at = now;
+    t.updated_at = now;
+    return t;
+  }
+};
+
+namespace {
+
+void require_user(std::string_view user_id) {
+  if (!is_valid_user_id(user_id))
+    throw ValidationError(std::vector<FieldError>{
+        {"user_id", "must be 1..255 bytes of UTF-8 text without control characters"}});
+}
+
+std::string text(std::string_view s) { return std::string(s); }
+
+}  // namespace
+
+PostgresTaskRepository::PostgresTaskRepository(PostgresOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->migrate();
+}
+
+PostgresTaskRepository::~PostgresTaskRepository() = default;
+
+int PostgresTaskRepository::schema_version() const { return impl_->version; }
+
+PoolStats PostgresTaskRepository::pool_stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return {impl_->open, impl_->open - impl_->idle.size(), impl_->waiting, impl_->discarded};
+}
+
+Task PostgresTaskRepository::create(std::string_view user_id, TaskDraft draft) {
+  require_user(user_id);
+  validate(draft);
+  Task t = Impl::new_task(user_id, std::move(draft), now_ms());
+  impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const Param description = Param::from(t.description, [](const std::string& s) { return s; });
+    const Param due = Param::from(t.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); });
+    const Param recurrence = Param::from(t.recurrence, [](Recurrence r) { return text(to_string(r)); });
+    tx.exec_prepared("insert", t.id, t.user_id, t.title, description.get(), t.completed,
+                     static_cast<int>(t.priority), tags_json(t.tags), due.get(), recurrence.get(),
+                     to_millis(t.created_at));
+  });
+  return t;
+}
+
+std::optional<Task> PostgresTaskRepository::find(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return std::nullopt;
+  return impl_->run(true, [&](pqxx::connection& c) -> std::optional<Task> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("find", text(task_id), text(user_id));
+    if (r.empty()) return std::nullopt;
+    return read_task(r[0]);
+  });
+}
+
+TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery& /*query*/) {
+  return impl_->run(true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("list", text(user_id));
+    TaskPage page;
+    page.tasks.reserve(r.size());
+    for (const pqxx::row& row : r) page.tasks.push_back(read_task(row));
+    return page;
+  });
+}
+
+std::optional<Task> PostgresTaskRepository::update(std::string_view user_id,
+                                                   std::string_view task_id, TaskPatch patch) {
+  validate(patch);
+  if (!is_canonical_uuid(task_id)) return std::nullopt;
+  const Param title = Param::from(patch.title, [](const std::string& s) { return s; });
+  const bool set_description = patch.description.has_value();
+  const Param description = set_description ? Param::from(*patch.description, [](const std::string& s) { return s; })
+                                            : Param();
+  const Param completed = Param::from(patch.completed, [](bool b) { return text(b ? "true" : "false"); });
+  const Param priority = Param::from(patch.priority, [](Priority p) { return std::to_string(static_cast<int>(p)); });
+  const Param tags = Param::from(patch.tags, tags_json);
+  const bool set_due = patch.due_date.has_value();
+  const Param due = set_due ? Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); })
+                            : Param();
+  const bool set_recurrence = patch.recurrence.has_value();
+  const Param recurrence =
+      set_recurrence ? Param::from(*patch.recurrence, [](Recurrence r) { return text(to_string(r)); }) : Param();
+  const std::string spawn_id = new_uuid_v7();
+  return impl_->run(false, [&](pqxx::connection& c) -> std::optional<Task> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared(
+        "update", text(task_id), text(user_id), title.get(), set_description, description.get(),
+        completed.get(), priority.get(), tags.get(), set_due, due.get(), set_recurrence, recurrence.get(),
+        to_millis(now_ms()), spawn_id);
+    if (r.empty()) return std::nullopt;
+    return read_task(r[0]);
+  });
+}
+
+bool PostgresTaskRepository::remove(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return false;
+  return impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return tx.exec_prepared("remove", text(task_id), text(user_id)).affected_rows() > 0;
+  });
+}
+
+Ownership PostgresTaskRepository::ownership(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return Ownership::none;
+  return impl_->run(true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("owner", text(task_id), text(user_id));
+    if (r.empty()) return Ownership::none;
+    return r[0][0].as<bool>() ? Ownership::caller : Ownership::other_user;
+  });
+}
+
+void PostgresTaskRepository::ping() {
+  impl_->run(true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_prepared("ping");
+  });
+}
+
+}  // namespace libtodo
