@@ -12,7 +12,10 @@ jobs=$(nproc)
 
 run_suite() {  # name, extra cmake args...
   local dir="build/$1"; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTODO_BUILD_TESTS=ON \
+  # Every part on, explicitly: a cached OFF from an earlier configure must not
+  # quietly drop tests.
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTODO_WITH_SQLITE=ON \
+        -DTODO_WITH_POSTGRES=ON -DTODO_WITH_JWT=ON -DTODO_BUILD_SERVER=ON -DTODO_BUILD_TESTS=ON \
         -DTODO_BUILD_EXAMPLES=ON -DCMAKE_CXX_FLAGS="-Werror" "$@"
   cmake --build "$dir" -j"$jobs"
   ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$jobs"
