@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ca-certificates
             libsqlitecpp-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
-            libpqxx-dev libpq-dev)
+            libpqxx-dev libpq-dev libsodium-dev)
 # postgresql: the tests start a real server of their own (never the system's cluster).
 test_pkgs=(catch2 curl postgresql python3)
 

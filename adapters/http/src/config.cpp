@@ -25,10 +25,19 @@ constexpr Setting settings[] = {
      "sqlite:///relative/path, sqlite:////absolute/path, sqlite::memory:, or\n      "
      "postgresql://user:pass@host:port/db?sslmode=... (default sqlite:///./todo.db)"},
     {"secret", "BETTER_AUTH_SECRET", "SECRET_KEY",
-     "shared secret of HS256/384/512 tokens, at least 32 bytes (required)"},
+     "shared secret of HS256/384/512 tokens, at least 32 bytes"},
+    {"jwks-url", "JWKS_URL", nullptr,
+     "JWKS URL of EdDSA/ES/RS/PS keys, e.g. https://app.example.com/api/auth/jwks"},
+    {"jwks-file", "JWKS_FILE", nullptr, "JWKS document on disk"},
+    {"jwks-min-refresh", "JWKS_MIN_REFRESH", nullptr,
+     "seconds between JWKS refetches caused by unknown key ids (default 30)"},
+    {"jwks-ttl", "JWKS_TTL", nullptr, "seconds between background JWKS refreshes (default 600)"},
     {"jwt-issuer", "JWT_ISSUER", nullptr, "required `iss` of tokens (default: not checked)"},
     {"jwt-audience", "JWT_AUDIENCE", nullptr, "required `aud` of tokens (default: not checked)"},
     {"jwt-leeway", "JWT_LEEWAY", nullptr, "seconds of clock skew allowed for exp/nbf/iat (default 60)"},
+    {"auth-accounts", "AUTH_ACCOUNTS", nullptr,
+     "on or off (default): the built-in /api/auth register/login/logout/me routes"},
+    {"auth-token-ttl", "AUTH_TOKEN_TTL", nullptr, "lifetime in seconds of tokens issued at login (default 3600)"},
     {"host", "HOST", nullptr, "listen address (default 127.0.0.1)"},
     {"port", "PORT", nullptr, "listen port, 0 for any free port (default 8000)"},
     {"log-level", "LOG_LEVEL", nullptr, "debug, info, warn or error (default info)"},
@@ -176,17 +185,32 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
   c.database = parse_database_url(c.database_url);
 
   c.secret = get("secret").value_or("");
-  if (c.secret.empty())
+  c.jwks_url = get("jwks-url").value_or("");
+  c.jwks_file = get("jwks-file").value_or("");
+  if (c.secret.empty() && c.jwks_url.empty() && c.jwks_file.empty())
     throw ConfigError(
-        "no token key configured: set BETTER_AUTH_SECRET (or SECRET_KEY, or --secret) to the "
-        "shared secret, at least 32 bytes");
-  if (c.secret.size() < libtodo::min_hs_secret_bytes)
+        "no token key configured: set BETTER_AUTH_SECRET (or SECRET_KEY) to the shared secret "
+        "(at least 32 bytes), and/or JWKS_URL or JWKS_FILE");
+  if (!c.secret.empty() && c.secret.size() < libtodo::min_hs_secret_bytes)
     throw ConfigError("BETTER_AUTH_SECRET is " + std::to_string(c.secret.size()) +
                       " bytes; use at least 32 random bytes (e.g. `openssl rand -hex 32`)");
+  if (auto v = get("jwks-min-refresh"))
+    c.jwks_min_refresh = std::chrono::seconds{parse_int("JWKS_MIN_REFRESH", *v, 0, 86400)};
+  if (auto v = get("jwks-ttl")) c.jwks_ttl = std::chrono::seconds{parse_int("JWKS_TTL", *v, 1, 86400 * 7)};
   if (auto v = get("jwt-issuer"); v && !v->empty()) c.jwt_issuer = v;
   if (auto v = get("jwt-audience"); v && !v->empty()) c.jwt_audience = v;
   if (auto v = get("jwt-leeway")) c.jwt_leeway = std::chrono::seconds{parse_int("JWT_LEEWAY", *v, 0, 3600)};
 
+  if (auto v = get("auth-accounts")) {
+    if (*v == "on" || *v == "true" || *v == "1")
+      c.auth_accounts = true;
+    else if (*v != "off" && *v != "false" && *v != "0")
+      throw ConfigError("AUTH_ACCOUNTS must be on or off, got \"" + *v + "\"");
+  }
+  if (auto v = get("auth-token-ttl"))
+    c.auth_token_ttl = std::chrono::seconds{parse_int("AUTH_TOKEN_TTL", *v, 60, 86400 * 30)};
+  if (c.auth_accounts && c.secret.empty())
+    throw ConfigError("AUTH_ACCOUNTS=on needs BETTER_AUTH_SECRET: it signs the tokens issued at login");
   if (auto v = get("host")) c.http.host = *v;
   if (auto v = get("port")) c.http.port = static_cast<int>(parse_int("PORT", *v, 0, 65535));
   if (auto v = get("log-level")) {

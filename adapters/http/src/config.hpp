@@ -51,12 +51,18 @@ struct ServerConfig {
   libtodo::SqliteSync sqlite_synchronous = libtodo::SqliteSync::normal;
   /// PostgreSQL connections per process (DB_POOL_SIZE).
   std::size_t db_pool_size = 8;
-  std::string secret;
+  std::string secret;  ///< empty when only JWKS keys are configured
+  std::string jwks_url;
+  std::string jwks_file;
+  std::chrono::seconds jwks_min_refresh{30};
+  std::chrono::seconds jwks_ttl{600};
   std::optional<std::string> jwt_issuer;
   std::optional<std::string> jwt_audience;
   std::chrono::seconds jwt_leeway{60};
   HttpOptions http;
   LogLevel log_level = LogLevel::info;
+  bool auth_accounts = false;  ///< AUTH_ACCOUNTS: the built-in accounts of SPEC §4
+  std::chrono::seconds auth_token_ttl{3600};
 };
 
 /// Reads the variables of a `.env` file (KEY=VALUE lines, `#` comments,

@@ -46,6 +46,8 @@ int mint_token(std::vector<std::string> args, const Logger& log) {
   }
   if (claims.subject.empty()) throw libtodo::ConfigError("token: --sub USER_ID is required");
   const ServerConfig config = load_config(rest, process_environment(), read_dotenv(".env"));
+  if (config.secret.empty())
+    throw libtodo::ConfigError("token: minting needs the shared secret (BETTER_AUTH_SECRET)");
   claims.issuer = config.jwt_issuer;
   claims.audience = config.jwt_audience;
   std::cout << libtodo::mint_hs_token(config.secret, claims) << '\n';
@@ -90,12 +92,31 @@ int serve(const std::vector<std::string>& args, Logger& log) {
   }
   libtodo::JwtOptions jwt;
   jwt.hs_secret = config.secret;
+  jwt.jwks_url = config.jwks_url;
+  jwt.jwks_file = config.jwks_file;
+  jwt.jwks_min_refresh = config.jwks_min_refresh;
+  jwt.jwks_ttl = config.jwks_ttl;
   jwt.issuer = config.jwt_issuer;
   jwt.audience = config.jwt_audience;
   jwt.leeway = config.jwt_leeway;
-  const libtodo::JwtVerifier verifier(jwt);
+  libtodo::JwtVerifier verifier(jwt);
+  if (!config.jwks_url.empty() && verifier.key_count() == 0)
+    log.log(LogLevel::warn, "no JWKS keys yet: the JWKS URL did not answer; retrying on demand",
+            {{"jwks_url", config.jwks_url}});
 
-  Server server(*repo, verifier, log, config.http);
+  std::unique_ptr<Accounts> accounts;
+  if (config.auth_accounts) {
+    auto* store = dynamic_cast<libtodo::AccountStore*>(repo.get());
+    if (store == nullptr) throw libtodo::ConfigError("AUTH_ACCOUNTS=on, but this storage backend keeps no accounts");
+    AccountsOptions o;
+    o.secret = config.secret;
+    o.token_ttl = config.auth_token_ttl;
+    o.issuer = config.jwt_issuer;
+    o.audience = config.jwt_audience;
+    accounts = std::make_unique<Accounts>(*store, o, log);
+  }
+
+  Server server(*repo, verifier, log, config.http, accounts.get());
   const int port = server.bind();
   log.log(LogLevel::info, "listening",
           {{"host", config.http.host},

@@ -14,6 +14,7 @@
 #include <libtodo/errors.hpp>
 #include <libtodo/uuid.hpp>
 
+#include "http_util.hpp"
 #include "task_json.hpp"
 
 namespace todo_server {
@@ -44,10 +45,15 @@ thread_local RequestState request_state;
 struct Route {
   std::string_view name;  // segments; `{...}` matches any one non-empty segment
   const char* allow;
+  bool accounts_only = false;  // exists only with AUTH_ACCOUNTS=on
 };
 
-constexpr std::array<Route, 5> routes{{
+constexpr std::array<Route, 9> routes{{
     {"/health", "GET, HEAD"},
+    {"/api/auth/register", "POST", true},
+    {"/api/auth/login", "POST", true},
+    {"/api/auth/logout", "POST", true},
+    {"/api/auth/me", "GET, HEAD", true},
     {"/api/tasks", "GET, HEAD, POST"},
     {"/api/tasks/{id}", "GET, HEAD, PUT, PATCH, DELETE"},
     {"/api/{user_id}/tasks", "GET, HEAD, POST"},
@@ -68,9 +74,9 @@ bool route_matches(std::string_view pattern, std::string_view path) {
   return pattern.empty() && path.empty();
 }
 
-const Route* match_route(std::string_view path) {
+const Route* match_route(std::string_view path, bool with_accounts) {
   for (const Route& r : routes)
-    if (route_matches(r.name, path)) return &r;
+    if ((with_accounts || !r.accounts_only) && route_matches(r.name, path)) return &r;
   return nullptr;
 }
 
@@ -79,100 +85,6 @@ bool valid_request_id(const std::string& id) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == ':' || c == '-';
   });
-}
-
-void set_json(Response& res, int status, std::string body) {
-  res.status = status;
-  res.body = std::move(body);
-  res.set_header("Content-Type", "application/json");
-}
-
-// The one error shape of SPEC §3, plus FastAPI's `detail`.
-void send_error(Response& res, int status, std::string_view code, std::string_view message,
-                const std::vector<FieldError>& details = {}) {
-  std::string b;
-  b.reserve(160 + details.size() * 64);
-  b += "{\"error\":{\"code\":";
-  append_json_string(b, code);
-  b += ",\"message\":";
-  append_json_string(b, message);
-  b += ",\"details\":[";
-  for (std::size_t i = 0; i < details.size(); ++i) {
-    if (i) b += ',';
-    b += "{\"field\":";
-    append_json_string(b, details[i].field);
-    b += ",\"message\":";
-    append_json_string(b, details[i].message);
-    b += '}';
-  }
-  b += "]},\"detail\":";
-  append_json_string(b, message);
-  b += '}';
-  set_json(res, status, std::move(b));
-}
-
-void send_validation(Response& res, const std::vector<FieldError>& errors) {
-  const std::string message =
-      errors.empty() ? "invalid request" : errors.front().field + " " + errors.front().message;
-  send_error(res, 422, "validation_error", message, errors);
-}
-
-void send_unavailable(Response& res) {
-  res.set_header("Retry-After", "1");
-  send_error(res, 503, "service_unavailable", "the database is unavailable, retry shortly");
-}
-
-// A path segment with everything but RFC 3986 unreserved characters escaped.
-std::string encode_segment(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += ch;
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  return out;
-}
-
-bool is_json_media_type(std::string type) {
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
-  std::transform(type.begin(), type.end(), type.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (type == "application/json") return true;
-  return type.rfind("application/", 0) == 0 && type.size() > 17 &&
-         type.compare(type.size() - 5, 5, "+json") == 0;
-}
-
-// Why a body cannot be used, as the status and error it answers with.
-struct BodyProblem {
-  int status = 0;
-  const char* code = "";
-  std::string message;
-  std::vector<FieldError> details;
-};
-
-// Parses a request body that must be a JSON object; on failure fills `problem`.
-std::optional<nlohmann::json> read_object(const Request& req, BodyProblem& problem) {
-  if (req.has_header("Content-Type") && !is_json_media_type(req.get_header_value("Content-Type"))) {
-    problem = {415, "unsupported_media_type", "request body must be application/json", {}};
-    return std::nullopt;
-  }
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    problem = {400, "invalid_json", "request body is not valid JSON", {}};
-    return std::nullopt;
-  }
-  if (!body.is_object()) {
-    problem = {400, "invalid_json", "request body must be a JSON object", {}};
-    return std::nullopt;
-  }
-  return body;
 }
 
 enum class Shape { token, user };
@@ -184,10 +96,12 @@ struct Server::Impl {
   const libtodo::TokenVerifier& verifier;
   const Logger& log;
   HttpOptions options;
+  Accounts* accounts;
   Listener http;
 
-  Impl(libtodo::TaskRepository& r, const libtodo::TokenVerifier& v, const Logger& l, HttpOptions o)
-      : repo(r), verifier(v), log(l), options(std::move(o)) {
+  Impl(libtodo::TaskRepository& r, const libtodo::TokenVerifier& v, const Logger& l, HttpOptions o,
+       Accounts* a)
+      : repo(r), verifier(v), log(l), options(std::move(o)), accounts(a) {
     configure();
     install_routes();
   }
@@ -221,7 +135,7 @@ struct Server::Impl {
       if (!res.has_header("X-Request-Id")) res.set_header("X-Request-Id", libtodo::new_uuid_v7());
       switch (res.status) {
         case 404:
-          if (const Route* r = match_route(req.path)) {
+          if (const Route* r = match_route(req.path, accounts != nullptr)) {
             res.set_header("Allow", r->allow);
             send_error(res, 405, "method_not_allowed", "method not allowed on this route");
           } else {
@@ -283,8 +197,8 @@ struct Server::Impl {
     }
   }
 
-  // The caller's user id from the bearer token, or nullopt after a 401.
-  std::optional<std::string> authenticate(const Request& req, Response& res) {
+  // The caller from the bearer token, or nullopt after a 401.
+  std::optional<libtodo::Principal> authenticate(const Request& req, Response& res) {
     const std::string header = req.get_header_value("Authorization");
     if (header.empty()) {
       res.set_header("WWW-Authenticate", "Bearer");
@@ -299,27 +213,28 @@ struct Server::Impl {
     }
     libtodo::Verification v = token.empty() ? libtodo::Verification(libtodo::AuthFailure::malformed)
                                              : verifier.verify(token);
-    if (!v) {
+    const bool revoked = v && accounts != nullptr && accounts->is_revoked(v.principal());
+    if (!v || revoked) {
       log.log(LogLevel::debug, "token rejected",
               {{"request_id", res.get_header_value("X-Request-Id")},
-               {"reason", libtodo::to_string(v.failure())}});
+               {"reason", revoked ? "revoked" : libtodo::to_string(v.failure())}});
       res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       send_error(res, 401, "unauthorized", "invalid or expired token");
       return std::nullopt;
     }
     request_state.user_id = v.principal().user_id;
-    return std::move(v).principal().user_id;
+    return std::move(v).principal();
   }
 
   // Token, then the path's {user_id} (403). Returns the acting user.
   std::optional<std::string> identify(const Request& req, Response& res, Shape shape) {
-    auto user = authenticate(req, res);
-    if (!user) return std::nullopt;
-    if (shape == Shape::user && req.matches[1].str() != *user) {
+    auto principal = authenticate(req, res);
+    if (!principal) return std::nullopt;
+    if (shape == Shape::user && req.matches[1].str() != principal->user_id) {
       send_error(res, 403, "forbidden", "the path's user id is not the token's subject");
       return std::nullopt;
     }
-    return user;
+    return std::move(principal->user_id);
   }
 
   std::string task_location(const Request& req, Shape shape, const std::string& id) const {
@@ -451,6 +366,7 @@ struct Server::Impl {
     http.Get("/health", [this](const Request& req, Response& res) {
       guarded(req, res, "/health", [&] { health(res); });
     });
+    if (accounts != nullptr) install_account_routes();
     for (const Shape shape : {Shape::token, Shape::user}) {
       const bool t = shape == Shape::token;
       const char* collection = t ? "/api/tasks" : "/api/{user_id}/tasks";
@@ -466,13 +382,32 @@ struct Server::Impl {
     }
   }
 
+  void install_account_routes() {
+    http.Post("/api/auth/register", [this](const Request& req, Response& res) {
+      guarded(req, res, "/api/auth/register", [&] { accounts->register_user(req, res); });
+    });
+    http.Post("/api/auth/login", [this](const Request& req, Response& res) {
+      guarded(req, res, "/api/auth/login", [&] { accounts->login(req, res); });
+    });
+    http.Post("/api/auth/logout", [this](const Request& req, Response& res) {
+      guarded(req, res, "/api/auth/logout", [&] {
+        if (const auto who = authenticate(req, res)) accounts->logout(*who, res);
+      });
+    });
+    http.Get("/api/auth/me", [this](const Request& req, Response& res) {
+      guarded(req, res, "/api/auth/me", [&] {
+        if (const auto who = authenticate(req, res)) accounts->me(*who, res);
+      });
+    });
+  }
+
   void put(const Request& req, Response& res, Shape shape) { modify(req, res, shape, true); }
   void patch(const Request& req, Response& res, Shape shape) { modify(req, res, shape, false); }
 };
 
 Server::Server(libtodo::TaskRepository& repository, const libtodo::TokenVerifier& verifier,
-               const Logger& logger, HttpOptions options)
-    : impl_(std::make_unique<Impl>(repository, verifier, logger, std::move(options))) {}
+               const Logger& logger, HttpOptions options, Accounts* accounts)
+    : impl_(std::make_unique<Impl>(repository, verifier, logger, std::move(options), accounts)) {}
 
 Server::~Server() = default;
 

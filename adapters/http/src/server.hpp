@@ -7,6 +7,7 @@
 #include <libtodo/task_repository.hpp>
 #include <libtodo/token_verifier.hpp>
 
+#include "accounts.hpp"
 #include "config.hpp"
 #include "log.hpp"
 
@@ -17,8 +18,10 @@ namespace todo_server {
 /// members from the thread that owns the server.
 class Server {
  public:
+  /// `accounts`, when given, adds the /api/auth routes of the built-in
+  /// accounts and makes revoked tokens fail.
   Server(libtodo::TaskRepository& repository, const libtodo::TokenVerifier& verifier,
-         const Logger& logger, HttpOptions options);
+         const Logger& logger, HttpOptions options, Accounts* accounts = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

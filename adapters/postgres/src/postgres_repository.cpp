@@ -43,6 +43,19 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
 )sql"},
+    {2, "create users and revoked_tokens", R"sql(
+CREATE TABLE users (
+  id            text        NOT NULL PRIMARY KEY,
+  email         text        NOT NULL UNIQUE,
+  name          text,
+  password_hash text        NOT NULL,
+  created_at    timestamptz NOT NULL
+);
+CREATE TABLE revoked_tokens (
+  jti        text        NOT NULL PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+)sql"},
 };
 
 // Any constant will do; it only has to be the same in every libtodo process.
@@ -105,6 +118,13 @@ const std::vector<Statement>& statements() {
       {"remove", "DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2"},
       {"owner", "SELECT user_id = $2 FROM tasks WHERE id = $1::uuid"},
       {"ping", "SELECT 1"},
+      {"insert_user", "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, " TODO_TS(
+                          "$5") ") ON CONFLICT (email) DO NOTHING"},
+      {"credentials", "SELECT id, email, name, " TODO_MS("created_at") ", password_hash FROM users WHERE email = $1"},
+      {"user", "SELECT id, email, name, " TODO_MS("created_at") " FROM users WHERE id = $1"},
+      {"revoke", "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, " TODO_TS("$2") ") ON CONFLICT (jti) DO NOTHING"},
+      {"revoked", "SELECT 1 FROM revoked_tokens WHERE jti = $1 AND expires_at > now()"},
+      {"purge", "DELETE FROM revoked_tokens WHERE expires_at <= " TODO_TS("$1")},
   };
   return list;
 }
@@ -451,6 +471,72 @@ void PostgresTaskRepository::ping() {
   impl_->run(true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     tx.exec_prepared("ping");
+  });
+}
+
+namespace {
+
+User read_user(const pqxx::row& r) {
+  User u;
+  u.id = r[0].as<std::string>();
+  u.email = r[1].as<std::string>();
+  if (!r[2].is_null()) u.name = r[2].as<std::string>();
+  u.created_at = from_millis(r[3].as<std::int64_t>());
+  return u;
+}
+
+}  // namespace
+
+std::optional<User> PostgresTaskRepository::create_user(std::string_view email,
+                                                        std::string_view password_hash,
+                                                        const std::optional<std::string>& name) {
+  User u{new_uuid_v7(), normalize_email(email), name, now_ms()};
+  const Param name_param = Param::from(u.name, [](const std::string& n) { return n; });
+  return impl_->run(false, [&](pqxx::connection& c) -> std::optional<User> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("insert_user", u.id, u.email, name_param.get(),
+                                            text(password_hash), to_millis(u.created_at));
+    if (r.affected_rows() == 0) return std::nullopt;  // the email is taken
+    return u;
+  });
+}
+
+std::optional<Credentials> PostgresTaskRepository::find_credentials(std::string_view email) {
+  return impl_->run(true, [&](pqxx::connection& c) -> std::optional<Credentials> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("credentials", normalize_email(email));
+    if (r.empty()) return std::nullopt;
+    return Credentials{read_user(r[0]), r[0][4].as<std::string>()};
+  });
+}
+
+std::optional<User> PostgresTaskRepository::find_user(std::string_view user_id) {
+  return impl_->run(true, [&](pqxx::connection& c) -> std::optional<User> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = tx.exec_prepared("user", text(user_id));
+    if (r.empty()) return std::nullopt;
+    return read_user(r[0]);
+  });
+}
+
+void PostgresTaskRepository::revoke_token(std::string_view jti, Timestamp expires_at) {
+  impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_prepared("revoke", text(jti), to_millis(expires_at));
+  });
+}
+
+bool PostgresTaskRepository::is_token_revoked(std::string_view jti) {
+  return impl_->run(true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return !tx.exec_prepared("revoked", text(jti)).empty();
+  });
+}
+
+void PostgresTaskRepository::purge_revocations(Timestamp now) {
+  impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec_prepared("purge", to_millis(now));
   });
 }
 

@@ -43,6 +43,19 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_user_created ON tasks (user_id, created_at, id);
 )sql"},
+    {2, "create users and revoked_tokens", R"sql(
+CREATE TABLE users (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  email         TEXT    NOT NULL UNIQUE,
+  name          TEXT,
+  password_hash TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE TABLE revoked_tokens (
+  jti        TEXT    NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 constexpr const char* task_columns =
@@ -69,6 +82,12 @@ struct Connection {
   SQLite::Statement update;
   SQLite::Statement erase;
   SQLite::Statement owner;
+  SQLite::Statement insert_user;
+  SQLite::Statement select_credentials;
+  SQLite::Statement select_user;
+  SQLite::Statement revoke;
+  SQLite::Statement revoked;
+  SQLite::Statement purge;
 
   // The writer (`migrated_version` non-null) also sets WAL mode and applies the
   // migrations, before any statement is prepared against the schema.
@@ -85,7 +104,16 @@ struct Connection {
                "tags = ?7, due_date = ?8, recurrence = ?9, updated_at = ?10, version = ?11 "
                "WHERE id = ?1 AND user_id = ?2"),
         erase(db, "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2"),
-        owner(db, "SELECT user_id = ?2 FROM tasks WHERE id = ?1") {}
+        owner(db, "SELECT user_id = ?2 FROM tasks WHERE id = ?1"),
+        insert_user(db,
+                    "INSERT INTO users (id, email, name, password_hash, created_at) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (email) DO NOTHING"),
+        select_credentials(db,
+                           "SELECT id, email, name, created_at, password_hash FROM users WHERE email = ?1"),
+        select_user(db, "SELECT id, email, name, created_at FROM users WHERE id = ?1"),
+        revoke(db, "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2) ON CONFLICT (jti) DO NOTHING"),
+        revoked(db, "SELECT 1 FROM revoked_tokens WHERE jti = ?1 AND expires_at > ?2"),
+        purge(db, "DELETE FROM revoked_tokens WHERE expires_at <= ?1") {}
 
   static SQLite::Database open(const SqliteOptions& o, int* migrated_version);
 };
@@ -467,6 +495,85 @@ void SqliteTaskRepository::ping() {
   guarded([&] {
     Impl::ReadLease c(*impl_);
     c->db.execAndGet("SELECT 1");
+  });
+}
+
+namespace {
+
+User read_user(SQLite::Statement& s) {
+  User u;
+  u.id = s.getColumn(0).getString();
+  u.email = s.getColumn(1).getString();
+  if (!s.getColumn(2).isNull()) u.name = s.getColumn(2).getString();
+  u.created_at = from_millis(s.getColumn(3).getInt64());
+  return u;
+}
+
+}  // namespace
+
+std::optional<User> SqliteTaskRepository::create_user(std::string_view email,
+                                                      std::string_view password_hash,
+                                                      const std::optional<std::string>& name) {
+  User u{new_uuid_v7(), normalize_email(email), name, now_ms()};
+  return guarded([&]() -> std::optional<User> {
+    std::lock_guard lock(impl_->write_mutex);
+    Use q(impl_->writer->insert_user);
+    bind_text(*q, 1, u.id);
+    bind_text(*q, 2, u.email);
+    bind_optional(*q, 3, u.name, [](const std::string& n) { return n; });
+    bind_text(*q, 4, password_hash);
+    q->bind(5, to_millis(u.created_at));
+    if (q->exec() == 0) return std::nullopt;  // the email is taken
+    return u;
+  });
+}
+
+std::optional<Credentials> SqliteTaskRepository::find_credentials(std::string_view email) {
+  return guarded([&]() -> std::optional<Credentials> {
+    Impl::ReadLease c(*impl_);
+    Use q(c->select_credentials);
+    bind_text(*q, 1, normalize_email(email));
+    if (!q->executeStep()) return std::nullopt;
+    return Credentials{read_user(*q), q->getColumn(4).getString()};
+  });
+}
+
+std::optional<User> SqliteTaskRepository::find_user(std::string_view user_id) {
+  return guarded([&]() -> std::optional<User> {
+    Impl::ReadLease c(*impl_);
+    Use q(c->select_user);
+    bind_text(*q, 1, user_id);
+    if (!q->executeStep()) return std::nullopt;
+    return read_user(*q);
+  });
+}
+
+void SqliteTaskRepository::revoke_token(std::string_view jti, Timestamp expires_at) {
+  guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Use q(impl_->writer->revoke);
+    bind_text(*q, 1, jti);
+    q->bind(2, to_millis(expires_at));
+    q->exec();
+  });
+}
+
+bool SqliteTaskRepository::is_token_revoked(std::string_view jti) {
+  return guarded([&] {
+    Impl::ReadLease c(*impl_);
+    Use q(c->revoked);
+    bind_text(*q, 1, jti);
+    q->bind(2, to_millis(now_ms()));
+    return q->executeStep();
+  });
+}
+
+void SqliteTaskRepository::purge_revocations(Timestamp now) {
+  guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Use q(impl_->writer->purge);
+    q->bind(1, to_millis(now));
+    q->exec();
   });
 }
 

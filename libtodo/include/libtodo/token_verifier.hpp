@@ -18,6 +18,7 @@ struct Principal {
   std::optional<std::string> email;  ///< `email` claim, when present
   std::optional<std::string> name;   ///< `name` claim, when present
   Timestamp expires_at{};            ///< `exp`
+  std::optional<std::string> token_id;  ///< `jti`, when present (revocable tokens)
 };
 
 /// Why a token was refused. For logs and metrics; an HTTP client only ever

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,15 +19,39 @@ namespace libtodo {
 /// The shortest shared secret JwtVerifier accepts (RFC 7518 §3.2 for HS256).
 inline constexpr std::size_t min_hs_secret_bytes = 32;
 
-/// What JwtVerifier accepts. Key sources are additive: every configured
-/// source contributes keys, and a token must be signed by one of them with an
-/// algorithm that source allows.
+/// Fetches a URL and returns the body of a 200 answer, or nullopt. Used for
+/// JWKS URLs; JwtOptions::fetch replaces the built-in HTTP(S) client.
+using Fetcher = std::function<std::optional<std::string>(const std::string& url)>;
+
+/// What JwtVerifier accepts. Key sources are additive: the shared secret
+/// verifies HS* tokens, the JWKS keys verify EdDSA/ES*/RS*/PS* tokens, and at
+/// least one source must be configured.
 struct JwtOptions {
   /// Shared secret for HS256/HS384/HS512 (Better Auth's BETTER_AUTH_SECRET),
-  /// at least min_hs_secret_bytes long.
+  /// at least min_hs_secret_bytes long; empty for none.
   std::string hs_secret;
   /// The HMAC algorithms accepted with hs_secret.
   std::vector<std::string> hs_algorithms{"HS256", "HS384", "HS512"};
+
+  /// A JWKS document on disk (read at construction and at every refresh).
+  std::string jwks_file;
+  /// A JWKS URL, http or https, e.g. Better Auth's `<site>/api/auth/jwks`.
+  std::string jwks_url;
+  /// A token naming an unknown `kid` makes the verifier refetch the JWKS, at
+  /// most once per this interval (so garbage tokens cannot hammer the issuer).
+  std::chrono::seconds jwks_min_refresh{30};
+  /// The JWKS is also refreshed in the background this often.
+  std::chrono::seconds jwks_ttl{600};
+  /// Connect and read timeout of one JWKS fetch.
+  std::chrono::seconds jwks_fetch_timeout{5};
+  /// Replaces the built-in HTTP client for jwks_url (tests, custom transports).
+  Fetcher fetch;
+
+  /// Verified tokens remembered (keyed by a SHA-256 of the whole token) so a
+  /// repeated token skips parsing and signature checks; 0 turns this off.
+  /// An entry is never used once its token has expired, and the cache is
+  /// emptied whenever the key set changes.
+  std::size_t cache_capacity = 16384;
 
   /// When set, `iss` must equal it.
   std::optional<std::string> issuer;
@@ -48,16 +73,37 @@ struct JwtOptions {
 /// and `x5c` ignored), signature, `exp` (required), `nbf`, `iat`, `iss`,
 /// `aud`, and a non-empty `sub` of at most 255 bytes.
 ///
+/// Asymmetric keys are chosen by the token's `kid`, or, when it has none, the
+/// only configured key that fits its `alg`. A failed JWKS fetch keeps the
+/// keys already known; a key missing from a successful fetch is dropped.
+///
 /// Thread-safe: verify() may be called from any number of threads.
 class JwtVerifier final : public TokenVerifier {
  public:
-  /// Throws ConfigError when no key source is configured or an option is invalid.
+  /// Throws ConfigError when no key source is configured, an option is
+  /// invalid, or jwks_file cannot be read. An unreachable jwks_url is not an
+  /// error here (the issuer may start later): see key_count() and refresh_keys().
   explicit JwtVerifier(JwtOptions options);
   ~JwtVerifier() override;
   JwtVerifier(const JwtVerifier&) = delete;
   JwtVerifier& operator=(const JwtVerifier&) = delete;
 
   [[nodiscard]] Verification verify(std::string_view token) const override;
+
+  /// Reloads jwks_file and jwks_url now; false when a source failed (its
+  /// previous keys are kept). Not rate-limited.
+  bool refresh_keys();
+  /// Asymmetric keys currently known.
+  [[nodiscard]] std::size_t key_count() const;
+
+  /// Counters for logs and metrics.
+  struct Stats {
+    std::uint64_t cache_hits = 0;
+    std::uint64_t cache_misses = 0;
+    std::uint64_t jwks_fetches = 0;
+    std::uint64_t jwks_fetch_failures = 0;
+  };
+  [[nodiscard]] Stats stats() const;
 
  private:
   struct Impl;

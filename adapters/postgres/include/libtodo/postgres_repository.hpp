@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <libtodo/account_store.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -33,7 +34,8 @@ struct PoolStats {
   std::size_t discarded = 0; ///< broken connections dropped since start
 };
 
-/// A TaskRepository on one PostgreSQL database.
+/// A TaskRepository (and the AccountStore of the optional built-in accounts)
+/// on one PostgreSQL database.
 ///
 /// Connections are pooled and created lazily; each prepares its statements
 /// once. A connection found broken (server restart, pg_terminate_backend,
@@ -49,7 +51,7 @@ struct PoolStats {
 /// so several processes starting at once on an empty database migrate it once.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class PostgresTaskRepository final : public TaskRepository {
+class PostgresTaskRepository final : public TaskRepository, public AccountStore {
  public:
   /// Connects once, applies migrations, and keeps that connection in the pool.
   /// Throws StorageUnavailable when the server cannot be reached, StorageError
@@ -67,6 +69,14 @@ class PostgresTaskRepository final : public TaskRepository {
   bool remove(std::string_view user_id, std::string_view task_id) override;
   Ownership ownership(std::string_view user_id, std::string_view task_id) override;
   void ping() override;
+
+  std::optional<User> create_user(std::string_view email, std::string_view password_hash,
+                                  const std::optional<std::string>& name) override;
+  std::optional<Credentials> find_credentials(std::string_view email) override;
+  std::optional<User> find_user(std::string_view user_id) override;
+  void revoke_token(std::string_view jti, Timestamp expires_at) override;
+  bool is_token_revoked(std::string_view jti) override;
+  void purge_revocations(Timestamp now) override;
 
   [[nodiscard]] PoolStats pool_stats() const;
   /// The highest schema version applied to the database.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <libtodo/account_store.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -30,7 +31,8 @@ struct SqliteOptions {
   std::size_t max_readers = 8;
 };
 
-/// A TaskRepository on one SQLite database.
+/// A TaskRepository (and the AccountStore of the optional built-in accounts)
+/// on one SQLite database.
 ///
 /// Opening applies the schema migrations the database lacks (recorded in
 /// `schema_migrations`) inside one write transaction, so two processes
@@ -40,7 +42,7 @@ struct SqliteOptions {
 /// in-memory database uses one connection for everything.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class SqliteTaskRepository final : public TaskRepository {
+class SqliteTaskRepository final : public TaskRepository, public AccountStore {
  public:
   /// Opens (creating if needed) and migrates the database.
   /// Throws StorageError (or StorageUnavailable) when that fails.
@@ -57,6 +59,14 @@ class SqliteTaskRepository final : public TaskRepository {
   bool remove(std::string_view user_id, std::string_view task_id) override;
   Ownership ownership(std::string_view user_id, std::string_view task_id) override;
   void ping() override;
+
+  std::optional<User> create_user(std::string_view email, std::string_view password_hash,
+                                  const std::optional<std::string>& name) override;
+  std::optional<Credentials> find_credentials(std::string_view email) override;
+  std::optional<User> find_user(std::string_view user_id) override;
+  void revoke_token(std::string_view jti, Timestamp expires_at) override;
+  bool is_token_revoked(std::string_view jti) override;
+  void purge_revocations(Timestamp now) override;
 
   /// The highest schema version applied to this database.
   [[nodiscard]] int schema_version() const;

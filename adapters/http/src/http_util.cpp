@@ -1,0 +1,101 @@
+#include "http_util.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "log.hpp"
+
+namespace todo_server {
+
+using httplib::Request;
+using httplib::Response;
+using libtodo::FieldError;
+
+namespace {
+
+bool is_json_media_type(std::string type) {
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (type == "application/json") return true;
+  return type.rfind("application/", 0) == 0 && type.size() > 17 &&
+         type.compare(type.size() - 5, 5, "+json") == 0;
+}
+
+}  // namespace
+
+void set_json(Response& res, int status, std::string body) {
+  res.status = status;
+  res.body = std::move(body);
+  res.set_header("Content-Type", "application/json");
+}
+
+void send_error(Response& res, int status, std::string_view code, std::string_view message,
+                const std::vector<FieldError>& details) {
+  std::string b;
+  b.reserve(160 + details.size() * 64);
+  b += "{\"error\":{\"code\":";
+  append_json_string(b, code);
+  b += ",\"message\":";
+  append_json_string(b, message);
+  b += ",\"details\":[";
+  for (std::size_t i = 0; i < details.size(); ++i) {
+    if (i) b += ',';
+    b += "{\"field\":";
+    append_json_string(b, details[i].field);
+    b += ",\"message\":";
+    append_json_string(b, details[i].message);
+    b += '}';
+  }
+  b += "]},\"detail\":";
+  append_json_string(b, message);
+  b += '}';
+  set_json(res, status, std::move(b));
+}
+
+void send_validation(Response& res, const std::vector<FieldError>& errors) {
+  const std::string message =
+      errors.empty() ? "invalid request" : errors.front().field + " " + errors.front().message;
+  send_error(res, 422, "validation_error", message, errors);
+}
+
+void send_unavailable(Response& res) {
+  res.set_header("Retry-After", "1");
+  send_error(res, 503, "service_unavailable", "the database is unavailable, retry shortly");
+}
+
+std::string encode_segment(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> read_object(const Request& req, BodyProblem& problem) {
+  if (req.has_header("Content-Type") && !is_json_media_type(req.get_header_value("Content-Type"))) {
+    problem = {415, "unsupported_media_type", "request body must be application/json", {}};
+    return std::nullopt;
+  }
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    problem = {400, "invalid_json", "request body is not valid JSON", {}};
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
+    problem = {400, "invalid_json", "request body must be a JSON object", {}};
+    return std::nullopt;
+  }
+  return body;
+}
+
+}  // namespace todo_server
