@@ -98,14 +98,22 @@ class Client {
 // A server with its own repository (SQLite :memory: unless given) running on a thread.
 class TestServer {
  public:
+  /// `accounts`: also serve the built-in accounts (AUTH_ACCOUNTS=on) with these options.
   explicit TestServer(todo_server::HttpOptions options = {},
-                      std::unique_ptr<libtodo::TaskRepository> repo = nullptr)
+                      std::shared_ptr<libtodo::TaskRepository> repo = nullptr,
+                      std::optional<todo_server::AccountsOptions> accounts = std::nullopt)
       : repo_(repo ? std::move(repo) : make_repository()),
         verifier_(jwt_options()),
         logger_(todo_server::LogLevel::error) {
     options.host = "127.0.0.1";
     options.port = 0;
-    server_ = std::make_unique<todo_server::Server>(*repo_, verifier_, logger_, options);
+    if (accounts) {
+      auto* store = dynamic_cast<libtodo::AccountStore*>(repo_.get());
+      REQUIRE(store != nullptr);
+      accounts->secret = secret;
+      accounts_ = std::make_unique<todo_server::Accounts>(*store, *accounts, logger_);
+    }
+    server_ = std::make_unique<todo_server::Server>(*repo_, verifier_, logger_, options, accounts_.get());
     port_ = server_->bind();
     thread_ = std::thread([this] { server_->run(); });
     while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -119,6 +127,7 @@ class TestServer {
 
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] libtodo::TaskRepository& repository() { return *repo_; }
+  [[nodiscard]] std::shared_ptr<libtodo::TaskRepository> shared_repository() { return repo_; }
   [[nodiscard]] Client client() const { return Client(port_); }
 
  private:
@@ -127,9 +136,10 @@ class TestServer {
     o.hs_secret = secret;
     return o;
   }
-  std::unique_ptr<libtodo::TaskRepository> repo_;
+  std::shared_ptr<libtodo::TaskRepository> repo_;  // shared: several servers may use one store
   libtodo::JwtVerifier verifier_;
   todo_server::Logger logger_;
+  std::unique_ptr<todo_server::Accounts> accounts_;
   std::unique_ptr<todo_server::Server> server_;
   int port_ = 0;
   std::thread thread_;

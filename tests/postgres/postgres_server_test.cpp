@@ -141,8 +141,10 @@ TEST_CASE("two servers starting at once on an empty database migrate it once and
 
   pqxx::connection check(url);
   pqxx::nontransaction tx(check);
-  REQUIRE(tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<int>() == 1);
-  REQUIRE(tx.exec("SELECT count(*) FROM schema_migrations WHERE version = 1")[0][0].as<int>() == 1);
+  // Each version once, though both servers tried to migrate.
+  REQUIRE(tx.exec("SELECT count(*) FROM schema_migrations")[0][0].as<int>() == libtodo::latest_schema_version);
+  REQUIRE(tx.exec("SELECT count(DISTINCT version) FROM schema_migrations")[0][0].as<int>() ==
+          libtodo::latest_schema_version);
 
   const std::string tok = test::token_for("shared");
   const Reply created = ca.as(tok, "POST", "/api/tasks", R"({"title":"made on A"})");

@@ -57,6 +57,9 @@ CREATE TABLE revoked_tokens (
 );
 )sql"},
 };
+static_assert(std::size(migrations) == latest_schema_version &&
+              migrations[std::size(migrations) - 1].version == latest_schema_version);
+
 
 // Any constant will do; it only has to be the same in every libtodo process.
 constexpr long long migration_lock_key = 0x6c6962746f646f;  // "libtodo"

@@ -57,6 +57,9 @@ CREATE TABLE revoked_tokens (
 );
 )sql"},
 };
+static_assert(std::size(migrations) == latest_schema_version &&
+              migrations[std::size(migrations) - 1].version == latest_schema_version);
+
 
 constexpr const char* task_columns =
     "id, user_id, title, description, completed, priority, tags, due_date, recurrence, "

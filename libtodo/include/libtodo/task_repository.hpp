@@ -12,6 +12,11 @@
 
 namespace libtodo {
 
+/// The schema version this libtodo writes. Both backends carry migrations
+/// 1..latest_schema_version with the same numbers and names, recorded in a
+/// `schema_migrations` table; a database at a higher version is refused.
+inline constexpr int latest_schema_version = 2;
+
 /// What to list. Default: all of the user's tasks, newest first.
 struct TaskQuery {};
 
