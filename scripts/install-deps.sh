@@ -16,6 +16,9 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The interop tests run real Better Auth on Node.js 20 (the machine image ships
+# it; Debian's own nodejs package is only a fallback).
+if [ "${1:-test}" = test ] && ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
 sudo=""

@@ -44,7 +44,9 @@ inline std::string read_file(const fs::path& p) {
 // A todo-server child process run in `dir` with exactly `env` as its environment.
 class Process {
  public:
-  Process(const fs::path& dir, const std::vector<std::string>& args, const std::vector<std::string>& env)
+  /// Runs `program` (todo-server unless given) in `dir` with exactly `env`.
+  Process(const fs::path& dir, const std::vector<std::string>& args, const std::vector<std::string>& env,
+          const std::string& program = TODO_SERVER_PATH)
       : stdout_(dir / ("stdout-" + std::to_string(counter_) + ".txt")),
         stderr_(dir / ("stderr-" + std::to_string(counter_) + ".txt")) {
     ++counter_;
@@ -56,13 +58,13 @@ class Process {
       const int err = open(stderr_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(out, 1);
       dup2(err, 2);
-      std::vector<char*> argv{const_cast<char*>(TODO_SERVER_PATH)};
+      std::vector<char*> argv{const_cast<char*>(program.c_str())};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
       std::vector<char*> envp;
       for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
       envp.push_back(nullptr);
-      execve(TODO_SERVER_PATH, argv.data(), envp.data());
+      execve(program.c_str(), argv.data(), envp.data());
       _exit(127);
     }
   }
