@@ -56,6 +56,9 @@ CREATE TABLE revoked_tokens (
   expires_at timestamptz NOT NULL
 );
 )sql"},
+    {3, "index due dates", R"sql(
+CREATE INDEX tasks_user_due ON tasks (user_id, due_date, id);
+)sql"},
 };
 static_assert(std::size(migrations) == latest_schema_version &&
               migrations[std::size(migrations) - 1].version == latest_schema_version);
@@ -84,8 +87,6 @@ struct Statement {
 const std::vector<Statement>& statements() {
   static const std::vector<Statement> list = {
       {"find", std::string("SELECT ") + select_columns + " FROM tasks WHERE id = $1::uuid AND user_id = $2"},
-      {"list", std::string("SELECT ") + select_columns +
-                   " FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC"},
       {"insert",
        "INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, due_date, "
        "recurrence, created_at, updated_at, version) VALUES ($1::uuid, $2, $3, $4, $5::boolean, "
@@ -412,13 +413,90 @@ std::optional<Task> PostgresTaskRepository::find(std::string_view user_id, std::
   });
 }
 
-TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery& /*query*/) {
+namespace {
+
+// The listing SQL for `q` and its parameters ($1, $2, ... in order, as text).
+struct ListingSql {
+  std::string sql;
+  std::vector<std::string> params;
+  std::string next() { return "$" + std::to_string(params.size()); }
+  std::string add(std::string v) {
+    params.push_back(std::move(v));
+    return next();
+  }
+};
+
+std::string ts(const std::string& param) {
+  return "(timestamptz 'epoch' + " + param + "::bigint * interval '1 millisecond')";
+}
+
+ListingSql listing_sql(std::string_view user_id, const TaskQuery& q, const std::optional<PageCursor>& after) {
+  ListingSql out;
+  std::string& sql = out.sql;
+  sql = std::string("SELECT ") + select_columns + " FROM tasks WHERE user_id = " + out.add(text(user_id));
+  if (q.status != StatusFilter::all) sql += q.status == StatusFilter::completed ? " AND completed" : " AND NOT completed";
+  if (q.priority) sql += " AND priority = " + out.add(std::to_string(static_cast<int>(*q.priority))) + "::smallint";
+  for (const std::string& tag : q.tags) sql += " AND " + out.add(tag) + "::text = ANY(tags)";
+  if (q.text) {
+    const std::string needle = out.add(*q.text) + "::text";
+    sql += " AND (strpos(lower(title), lower(" + needle + ")) > 0 OR strpos(lower(COALESCE(description, '')), lower(" +
+           needle + ")) > 0)";
+  }
+  if (q.due_after) sql += " AND due_date >= " + ts(out.add(std::to_string(to_millis(*q.due_after))));
+  if (q.due_before) sql += " AND due_date < " + ts(out.add(std::to_string(to_millis(*q.due_before))));
+
+  std::string col;
+  switch (q.sort) {
+    case SortKey::created: col = "created_at"; break;
+    case SortKey::updated: col = "updated_at"; break;
+    case SortKey::title: col = "title COLLATE \"C\""; break;  // code point order, as on SQLite
+    case SortKey::due_date: col = "due_date"; break;
+    case SortKey::priority: col = "priority"; break;
+  }
+  const std::string cmp = q.descending ? " < " : " > ";
+  if (after) {
+    // Keyset: strictly after the last row of the previous page in (key, id) order.
+    const std::string id = out.add(after->id) + "::uuid";
+    if (q.sort == SortKey::due_date && !after->number) {
+      sql += " AND (due_date IS NULL AND id" + cmp + id + ")";
+    } else {
+      std::string v;
+      if (q.sort == SortKey::title)
+        v = out.add(after->title) + "::text COLLATE \"C\"";
+      else if (q.sort == SortKey::priority)
+        v = out.add(std::to_string(*after->number)) + "::smallint";
+      else
+        v = ts(out.add(std::to_string(*after->number)));
+      const std::string nulls_last = q.sort == SortKey::due_date ? "due_date IS NULL OR " : "";
+      sql += " AND (" + nulls_last + col + cmp + v + " OR (" + col + " = " + v + " AND id" + cmp + id + "))";
+    }
+  }
+  const char* dir = q.descending ? " DESC" : " ASC";
+  sql += " ORDER BY ";
+  if (q.sort == SortKey::due_date) sql += "due_date IS NULL, ";  // no due date: last either way
+  sql += col + dir + ", id" + dir;
+  if (q.limit) sql += " LIMIT " + out.add(std::to_string(*q.limit + 1)) + "::bigint";
+  return out;
+}
+
+}  // namespace
+
+TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery& query) {
+  std::vector<FieldError> errors;
+  check_query(query, errors);
+  if (!errors.empty()) throw ValidationError(std::move(errors));
+  const auto after = query.cursor ? PageCursor::decode(*query.cursor) : std::nullopt;
+  const ListingSql listing = listing_sql(user_id, query, after);
   return impl_->run(true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    const pqxx::result r = tx.exec_prepared("list", text(user_id));
+    const pqxx::result r = tx.exec_params(listing.sql, pqxx::prepare::make_dynamic_params(listing.params));
     TaskPage page;
     page.tasks.reserve(r.size());
     for (const pqxx::row& row : r) page.tasks.push_back(read_task(row));
+    if (query.limit && page.tasks.size() > *query.limit) {
+      page.tasks.pop_back();
+      page.next_cursor = PageCursor::after(page.tasks.back(), query.sort, query.descending).encode();
+    }
     return page;
   });
 }

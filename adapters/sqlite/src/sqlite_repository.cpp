@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <unordered_map>
+#include <variant>
 #include <thread>
 #include <vector>
 
@@ -56,6 +58,9 @@ CREATE TABLE revoked_tokens (
   expires_at INTEGER NOT NULL
 );
 )sql"},
+    {3, "index due dates", R"sql(
+CREATE INDEX tasks_user_due ON tasks (user_id, due_date, id);
+)sql"},
 };
 static_assert(std::size(migrations) == latest_schema_version &&
               migrations[std::size(migrations) - 1].version == latest_schema_version);
@@ -80,7 +85,6 @@ int migrate(SQLite::Database& db);
 struct Connection {
   SQLite::Database db;
   SQLite::Statement select_one;
-  SQLite::Statement select_all;
   SQLite::Statement insert;
   SQLite::Statement update;
   SQLite::Statement erase;
@@ -91,6 +95,20 @@ struct Connection {
   SQLite::Statement revoke;
   SQLite::Statement revoked;
   SQLite::Statement purge;
+  // Listing statements by SQL text: each combination of filters is prepared once.
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> listings;
+
+  SQLite::Statement& listing(const std::string& sql) {
+    auto& slot = listings[sql];
+    if (!slot) {
+      if (listings.size() > 256) {  // an unusual spread of shapes: start over rather than grow
+        listings.clear();
+        return *(listings[sql] = std::make_unique<SQLite::Statement>(db, sql));
+      }
+      slot = std::make_unique<SQLite::Statement>(db, sql);
+    }
+    return *slot;
+  }
 
   // The writer (`migrated_version` non-null) also sets WAL mode and applies the
   // migrations, before any statement is prepared against the schema.
@@ -98,8 +116,6 @@ struct Connection {
       : db(open(o, migrated_version)),
         select_one(db, std::string("SELECT ") + task_columns +
                            " FROM tasks WHERE id = ?1 AND user_id = ?2"),
-        select_all(db, std::string("SELECT ") + task_columns +
-                           " FROM tasks WHERE user_id = ?1 ORDER BY created_at DESC, id DESC"),
         insert(db, std::string("INSERT INTO tasks (") + task_columns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         update(db,
@@ -430,13 +446,111 @@ std::optional<Task> SqliteTaskRepository::find(std::string_view user_id, std::st
   });
 }
 
-TaskPage SqliteTaskRepository::list(std::string_view user_id, const TaskQuery& /*query*/) {
+namespace {
+
+// SQLite's lower() folds ASCII only; fold the needle the same way.
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// The listing SQL for `q` and the values to bind, in order.
+struct ListingSql {
+  std::string sql;
+  std::vector<std::variant<std::int64_t, std::string>> binds;
+};
+
+ListingSql listing_sql(std::string_view user_id, const TaskQuery& q, const std::optional<PageCursor>& after) {
+  ListingSql out;
+  auto& b = out.binds;
+  std::string& sql = out.sql;
+  sql = std::string("SELECT ") + task_columns + " FROM tasks WHERE user_id = ?";
+  b.emplace_back(std::string(user_id));
+  if (q.status != StatusFilter::all) sql += q.status == StatusFilter::completed ? " AND completed = 1" : " AND completed = 0";
+  if (q.priority) {
+    sql += " AND priority = ?";
+    b.emplace_back(static_cast<std::int64_t>(*q.priority));
+  }
+  for (const std::string& tag : q.tags) {
+    sql += " AND EXISTS (SELECT 1 FROM json_each(tasks.tags) WHERE json_each.value = ?)";
+    b.emplace_back(tag);
+  }
+  if (q.text) {
+    sql += " AND (instr(lower(title), ?) > 0 OR instr(lower(COALESCE(description, '')), ?) > 0)";
+    b.emplace_back(ascii_lower(*q.text));
+    b.emplace_back(ascii_lower(*q.text));
+  }
+  if (q.due_after) {
+    sql += " AND due_date >= ?";
+    b.emplace_back(to_millis(*q.due_after));
+  }
+  if (q.due_before) {
+    sql += " AND due_date < ?";
+    b.emplace_back(to_millis(*q.due_before));
+  }
+  const char* column = "created_at";
+  switch (q.sort) {
+    case SortKey::created: column = "created_at"; break;
+    case SortKey::updated: column = "updated_at"; break;
+    case SortKey::title: column = "title"; break;
+    case SortKey::due_date: column = "due_date"; break;
+    case SortKey::priority: column = "priority"; break;
+  }
+  const std::string cmp = q.descending ? " < " : " > ";
+  const std::string col = column;
+  if (after) {
+    // Keyset: strictly after the last row of the previous page in (key, id) order.
+    if (q.sort == SortKey::due_date && !after->number) {
+      sql += " AND (due_date IS NULL AND id" + cmp + "?)";
+      b.emplace_back(after->id);
+    } else {
+      const std::variant<std::int64_t, std::string> v =
+          q.sort == SortKey::title ? std::variant<std::int64_t, std::string>(after->title)
+                                   : std::variant<std::int64_t, std::string>(*after->number);
+      const std::string nulls_last = q.sort == SortKey::due_date ? "due_date IS NULL OR " : "";
+      sql += " AND (" + nulls_last + col + cmp + "? OR (" + col + " = ? AND id" + cmp + "?))";
+      b.push_back(v);
+      b.push_back(v);
+      b.emplace_back(after->id);
+    }
+  }
+  const char* dir = q.descending ? " DESC" : " ASC";
+  sql += " ORDER BY ";
+  if (q.sort == SortKey::due_date) sql += "due_date IS NULL, ";  // no due date: last either way
+  sql += col + dir + ", id" + dir;
+  if (q.limit) {
+    sql += " LIMIT ?";
+    b.emplace_back(static_cast<std::int64_t>(*q.limit + 1));  // one more tells whether a next page exists
+  }
+  return out;
+}
+
+}  // namespace
+
+TaskPage SqliteTaskRepository::list(std::string_view user_id, const TaskQuery& query) {
+  std::vector<FieldError> errors;
+  check_query(query, errors);
+  if (!errors.empty()) throw ValidationError(std::move(errors));
+  const auto after = query.cursor ? PageCursor::decode(*query.cursor) : std::nullopt;
+  const ListingSql listing = listing_sql(user_id, query, after);
   return guarded([&] {
     Impl::ReadLease c(*impl_);
     TaskPage page;
-    Use q(c->select_all);
-    bind_text(*q, 1, user_id);
+    Use q(c->listing(listing.sql));
+    for (std::size_t i = 0; i < listing.binds.size(); ++i) {
+      const int index = static_cast<int>(i + 1);
+      if (const auto* n = std::get_if<std::int64_t>(&listing.binds[i]))
+        q->bind(index, *n);
+      else
+        q->bind(index, std::get<std::string>(listing.binds[i]));
+    }
     while (q->executeStep()) page.tasks.push_back(read_task(*q));
+    if (query.limit && page.tasks.size() > *query.limit) {
+      page.tasks.pop_back();
+      page.next_cursor = PageCursor::after(page.tasks.back(), query.sort, query.descending).encode();
+    }
     return page;
   });
 }

@@ -3,11 +3,13 @@
 // the contract suite in tests/contract defines what "correct" means.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <libtodo/errors.hpp>
 #include <libtodo/task.hpp>
 
 namespace libtodo {
@@ -15,10 +17,59 @@ namespace libtodo {
 /// The schema version this libtodo writes. Both backends carry migrations
 /// 1..latest_schema_version with the same numbers and names, recorded in a
 /// `schema_migrations` table; a database at a higher version is refused.
-inline constexpr int latest_schema_version = 2;
+inline constexpr int latest_schema_version = 3;
 
-/// What to list. Default: all of the user's tasks, newest first.
-struct TaskQuery {};
+/// Which tasks a listing returns, and in which order.
+enum class StatusFilter { all, pending, completed };
+enum class SortKey { created, updated, title, due_date, priority };
+
+[[nodiscard]] std::string_view to_string(SortKey k) noexcept;
+[[nodiscard]] std::optional<SortKey> parse_sort_key(std::string_view s) noexcept;
+
+/// What to list. Default: all of the user's tasks, newest first. Filters
+/// combine with AND; the database does the filtering, sorting and paging.
+struct TaskQuery {
+  StatusFilter status = StatusFilter::all;
+  std::optional<Priority> priority;
+  /// Every tag listed must be on the task (exact, case-sensitive).
+  std::vector<std::string> tags;
+  /// Case-insensitive substring of the title or the description.
+  std::optional<std::string> text;
+  /// `due_after` is inclusive, `due_before` exclusive; either one excludes
+  /// tasks without a due date.
+  std::optional<Timestamp> due_after;
+  std::optional<Timestamp> due_before;
+  /// Ties are broken by id in the same direction, so pages are stable.
+  /// Tasks without a due date sort last in both directions of due_date;
+  /// priority sorts low < medium < high; title by code points.
+  SortKey sort = SortKey::created;
+  bool descending = true;
+  /// Page size (1..max_page_size); empty returns every match in one page.
+  std::optional<std::size_t> limit;
+  /// The `next_cursor` of the previous page of the same query.
+  std::optional<std::string> cursor;
+};
+
+inline constexpr std::size_t max_page_size = 1000;
+
+/// Where a page ended: the sort value and id of its last task. Encoded as an
+/// opaque, URL-safe string; a cursor only fits the sort it was made for.
+struct PageCursor {
+  SortKey sort = SortKey::created;
+  bool descending = true;
+  std::optional<std::int64_t> number;  ///< created/updated/due_date (ms) or priority; empty = null
+  std::string title;                   ///< for SortKey::title
+  std::string id;
+
+  [[nodiscard]] static PageCursor after(const Task& last, SortKey sort, bool descending);
+  [[nodiscard]] std::string encode() const;
+  [[nodiscard]] static std::optional<PageCursor> decode(std::string_view text);
+};
+
+/// Appends every problem of `query` (limit range, tags, text, a cursor that is
+/// malformed or made for another sort) to `errors`, named by the HTTP
+/// parameter it came from.
+void check_query(const TaskQuery& query, std::vector<FieldError>& errors);
 
 /// One page of a listing. `next_cursor` is empty when there is no further page.
 struct TaskPage {
