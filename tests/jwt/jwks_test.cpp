@@ -27,7 +27,6 @@
 #include <vector>
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -35,6 +34,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <nlohmann/json.hpp>
 
 #include <libtodo/errors.hpp>
 #include <libtodo/jwt_verifier.hpp>
@@ -112,8 +112,8 @@ class TestKey {
       case KeyType::ed25519: {
         std::string x(32, '\0');
         std::size_t len = x.size();
-        ossl_check(EVP_PKEY_get_raw_public_key(pkey_.get(),
-                                               reinterpret_cast<unsigned char*>(x.data()), &len) == 1 &&
+        ossl_check(EVP_PKEY_get_raw_public_key(
+                       pkey_.get(), reinterpret_cast<unsigned char*>(x.data()), &len) == 1 &&
                        len == 32,
                    "raw Ed25519 key");
         j = {{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", b64(x)}};
@@ -145,8 +145,8 @@ class TestKey {
   [[nodiscard]] std::string raw_private() const {
     std::string d(32, '\0');
     std::size_t len = d.size();
-    ossl_check(EVP_PKEY_get_raw_private_key(pkey_.get(),
-                                            reinterpret_cast<unsigned char*>(d.data()), &len) == 1,
+    ossl_check(EVP_PKEY_get_raw_private_key(pkey_.get(), reinterpret_cast<unsigned char*>(d.data()),
+                                            &len) == 1,
                "raw private key");
     d.resize(len);
     return d;
@@ -181,7 +181,8 @@ class TestKey {
   // A JWS signature of `input` with `alg`. ECDSA signatures are JWS's raw r||s unless
   // `raw_ecdsa` is false (then OpenSSL's DER, which JWS forbids).
   [[nodiscard]] std::string sign(std::string_view alg, std::string_view input,
-                                 bool raw_ecdsa = true) const {
+                                 bool raw_ecdsa = true,
+                                 int pss_saltlen = RSA_PSS_SALTLEN_DIGEST) const {
     const bool eddsa = alg == "EdDSA" || alg == "Ed25519";
     const EVP_MD* md = nullptr;
     if (!eddsa) {
@@ -194,7 +195,7 @@ class TestKey {
                "DigestSignInit");
     if (alg.front() == 'P') {  // RSASSA-PSS: MGF1 with the same hash, salt = hash length
       ossl_check(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-                     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+                     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, pss_saltlen) == 1 &&
                      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1,
                  "PSS parameters");
     }
@@ -206,7 +207,8 @@ class TestKey {
                               bytes(input), input.size()) == 1,
                "DigestSign");
     sig.resize(len);
-    if (alg.front() == 'E' && !eddsa && raw_ecdsa) return der_to_raw(sig);
+    const bool ec_key = type_ == KeyType::p256 || type_ == KeyType::p384 || type_ == KeyType::p521;
+    if (alg.front() == 'E' && !eddsa && raw_ecdsa && ec_key) return der_to_raw(sig);
     return sig;
   }
 
@@ -214,10 +216,18 @@ class TestKey {
   static EVP_PKEY* generate(KeyType type) {
     EVP_PKEY* p = nullptr;
     switch (type) {
-      case KeyType::ed25519: p = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
-      case KeyType::p256: p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-      case KeyType::p384: p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
-      case KeyType::p521: p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521"); break;
+      case KeyType::ed25519:
+        p = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+        break;
+      case KeyType::p256:
+        p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+        break;
+      case KeyType::p384:
+        p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+        break;
+      case KeyType::p521:
+        p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521");
+        break;
       case KeyType::rsa2048:
         p = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(2048));
         break;
@@ -272,9 +282,15 @@ const TestKey& shared_key(KeyType type) {
   return *slot;
 }
 
-const TestKey& ed_key() { return shared_key(KeyType::ed25519); }
-const TestKey& p256_key() { return shared_key(KeyType::p256); }
-const TestKey& rsa_key() { return shared_key(KeyType::rsa2048); }
+const TestKey& ed_key() {
+  return shared_key(KeyType::ed25519);
+}
+const TestKey& p256_key() {
+  return shared_key(KeyType::p256);
+}
+const TestKey& rsa_key() {
+  return shared_key(KeyType::rsa2048);
+}
 
 // --- tokens -----------------------------------------------------------------------------------
 
@@ -296,8 +312,8 @@ std::string compact(const TestKey& key, const std::string& alg, const json& hdr,
   return input + "." + b64(key.sign(alg, input, raw_ecdsa));
 }
 
-std::string token(const TestKey& key, const std::string& alg,
-                  const std::optional<std::string>& kid, const json& payload = claims()) {
+std::string token(const TestKey& key, const std::string& alg, const std::optional<std::string>& kid,
+                  const json& payload = claims()) {
   return compact(key, alg, header(alg, kid), payload);
 }
 
@@ -321,10 +337,10 @@ class TempFile {
  public:
   explicit TempFile(const std::string& content) {
     static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("libtodo-jwks-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
-              ".json"))
-                .string();
+    path_ =
+        (std::filesystem::temp_directory_path() /
+         ("libtodo-jwks-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".json"))
+            .string();
     write(content);
   }
   ~TempFile() {
@@ -412,15 +428,15 @@ TEST_CASE("jwks: every asymmetric algorithm verifies from a JWKS file", "[jwks][
     const char* kid;
   };
   const Case cases[] = {
-      {"EdDSA", KeyType::ed25519, "ed"}, {"ES256", KeyType::p256, "p256"},
-      {"ES384", KeyType::p384, "p384"},  {"ES512", KeyType::p521, "p521"},
+      {"EdDSA", KeyType::ed25519, "ed"},  {"ES256", KeyType::p256, "p256"},
+      {"ES384", KeyType::p384, "p384"},   {"ES512", KeyType::p521, "p521"},
       {"RS256", KeyType::rsa2048, "rsa"}, {"RS384", KeyType::rsa2048, "rsa"},
       {"RS512", KeyType::rsa2048, "rsa"}, {"PS256", KeyType::rsa2048, "rsa"},
       {"PS384", KeyType::rsa2048, "rsa"}, {"PS512", KeyType::rsa2048, "rsa"},
   };
-  const TempFile file(jwks({ed_key().jwk("ed"), p256_key().jwk("p256"),
-                            shared_key(KeyType::p384).jwk("p384"),
-                            shared_key(KeyType::p521).jwk("p521"), rsa_key().jwk("rsa")}));
+  const TempFile file(
+      jwks({ed_key().jwk("ed"), p256_key().jwk("p256"), shared_key(KeyType::p384).jwk("p384"),
+            shared_key(KeyType::p521).jwk("p521"), rsa_key().jwk("rsa")}));
   const JwtVerifier verifier(file_options(file));
   CHECK(verifier.key_count() == 5);
 
@@ -456,6 +472,15 @@ TEST_CASE("jwks: every asymmetric algorithm verifies from a JWKS file", "[jwks][
     const std::string ps256 = token(rsa_key(), "PS256", "rsa");
     CHECK(failure(verifier.verify(with_signature(rs256, raw_signature(ps256)))) ==
           AuthFailure::bad_signature);
+  }
+  SECTION("PSS salts are as long as the hash (RFC 7518 §3.5), not longer or empty") {
+    const std::string t = token(rsa_key(), "PS256", "rsa");
+    const std::string input = t.substr(0, t.rfind('.'));
+    for (const int salt : {0, 20, RSA_PSS_SALTLEN_MAX}) {
+      INFO("salt length " << salt);
+      const std::string other = rsa_key().sign("PS256", input, true, salt);
+      CHECK(failure(verifier.verify(with_signature(t, other))) == AuthFailure::bad_signature);
+    }
   }
 }
 
@@ -572,10 +597,10 @@ TEST_CASE("jwks: unknown and hostile kids are unknown_key", "[jwks][kid]") {
   JwtOptions o = file_options(file);
   o.max_token_bytes = 64 * 1024;  // so that the 10 KB kid reaches the key lookup
   const JwtVerifier verifier(o);
-  for (const std::string& kid : {std::string("nope"), std::string("../../etc/passwd"),
-                                 std::string("' OR 1=1 --"), std::string(10 * 1024, 'k'),
-                                 std::string(), std::string("ED"), std::string("ed "),
-                                 std::string("ed\0", 3), std::string("rsa/../ed")}) {
+  for (const std::string& kid :
+       {std::string("nope"), std::string("../../etc/passwd"), std::string("' OR 1=1 --"),
+        std::string(10 * 1024, 'k'), std::string(), std::string("ED"), std::string("ed "),
+        std::string("ed\0", 3), std::string("rsa/../ed")}) {
     INFO("kid of " << kid.size() << " bytes: " << kid.substr(0, 20));
     CHECK(failure(verifier.verify(token(ed_key(), "EdDSA", kid))) == AuthFailure::unknown_key);
   }
@@ -589,8 +614,8 @@ TEST_CASE("jwks: unknown and hostile kids are unknown_key", "[jwks][kid]") {
 TEST_CASE("jwks: a kid that is not a string is malformed", "[jwks][kid]") {
   const TempFile file(jwks({ed_key().jwk("ed")}));
   const JwtVerifier verifier(file_options(file));
-  for (const json& kid : {json(42), json(nullptr), json(true), json::array({"ed"}),
-                          json{{"kid", "ed"}}}) {
+  for (const json& kid :
+       {json(42), json(nullptr), json(true), json::array({"ed"}), json{{"kid", "ed"}}}) {
     INFO(kid.dump());
     json h = header("EdDSA", std::nullopt);
     h["kid"] = kid;
@@ -632,8 +657,8 @@ TEST_CASE("jwks: a token without kid uses the only key that fits its alg", "[jwk
 TEST_CASE("jwks: truncated tokens and signatures", "[jwks][signature]") {
   const TempFile file(jwks({ed_key().jwk("ed"), p256_key().jwk("p256")}));
   const JwtVerifier verifier(file_options(file));
-  for (const auto& [key, alg, kid] : {std::tuple{&ed_key(), "EdDSA", "ed"},
-                                      std::tuple{&p256_key(), "ES256", "p256"}}) {
+  for (const auto& [key, alg, kid] :
+       {std::tuple{&ed_key(), "EdDSA", "ed"}, std::tuple{&p256_key(), "ES256", "p256"}}) {
     INFO(alg);
     const std::string t = token(*key, alg, kid);
     const std::size_t dot1 = t.find('.');
@@ -761,15 +786,21 @@ TEST_CASE("jwks: unusable JWKs are skipped, the others used", "[jwks][parse]") {
   json wrong_alg = ed_key().jwk("wrongalg");
   wrong_alg["alg"] = "RS256";  // an alg the key type cannot do
   const json oct = {{"kty", "oct"}, {"kid", "oct"}, {"k", b64(secret)}};
-  const json ed448 = {{"kty", "OKP"}, {"crv", "Ed448"}, {"kid", "ed448"},
-                      {"x", b64(std::string(57, 'x'))}};
+  const json ed448 = {
+      {"kty", "OKP"}, {"crv", "Ed448"}, {"kid", "ed448"}, {"x", b64(std::string(57, 'x'))}};
   const json no_kty = {{"kid", "nokty"}, {"x", ed_key().jwk(std::nullopt)["x"]}};
 
   const std::vector<std::pair<const char*, json>> skipped = {
-      {"private d", with_private}, {"use enc", for_encryption},   {"key_ops", encrypt_ops},
-      {"RSA 1024", small_rsa.jwk("small")}, {"off-curve", off_curve},
-      {"alg for another type", wrong_alg}, {"oct", oct},         {"Ed448", ed448},
-      {"no kty", no_kty},                   {"not an object", json(42)},
+      {"private d", with_private},
+      {"use enc", for_encryption},
+      {"key_ops", encrypt_ops},
+      {"RSA 1024", small_rsa.jwk("small")},
+      {"off-curve", off_curve},
+      {"alg for another type", wrong_alg},
+      {"oct", oct},
+      {"Ed448", ed448},
+      {"no kty", no_kty},
+      {"not an object", json(42)},
   };
 
   SECTION("a file whose only key is skipped is a ConfigError") {
@@ -797,8 +828,7 @@ TEST_CASE("jwks: unusable JWKs are skipped, the others used", "[jwks][parse]") {
       INFO(kid);
       CHECK(failure(verifier.verify(token(ed_key(), "EdDSA", kid))) == AuthFailure::unknown_key);
     }
-    CHECK(failure(verifier.verify(token(small_rsa, "RS256", "small"))) ==
-          AuthFailure::unknown_key);
+    CHECK(failure(verifier.verify(token(small_rsa, "RS256", "small"))) == AuthFailure::unknown_key);
     CHECK(failure(verifier.verify(token(p256, "ES256", "offcurve"))) == AuthFailure::unknown_key);
     CHECK(failure(verifier.verify(token(ed_key(), "EdDSA", "wrongalg"))) ==
           AuthFailure::unknown_key);
@@ -860,7 +890,7 @@ TEST_CASE("jwks: an unusable JWKS file is a ConfigError", "[jwks][parse][config]
 TEST_CASE("jwks: refresh_keys rereads the JWKS file", "[jwks][refresh]") {
   const TestKey next(KeyType::ed25519);
   const TempFile file(jwks({ed_key().jwk("old")}));
-  const JwtVerifier verifier(file_options(file));
+  JwtVerifier verifier(file_options(file));
   const std::string old_token = token(ed_key(), "EdDSA", "old");
   const std::string new_token = token(next, "EdDSA", "new");
   CHECK(verifier.verify(old_token).ok());
@@ -891,7 +921,7 @@ TEST_CASE("jwks: keys from a URL, refetched on an unknown kid at most once per i
   const TestKey key_a(KeyType::ed25519), key_b(KeyType::ed25519), key_c(KeyType::ed25519);
   auto stub = std::make_shared<FetchStub>();
   stub->serve(jwks({key_a.jwk("a")}));
-  const JwtVerifier verifier(url_options(stub));  // jwks_min_refresh 30 s
+  JwtVerifier verifier(url_options(stub));  // jwks_min_refresh 30 s
 
   // Loaded at construction, from the configured URL.
   CHECK(stub->calls == 1);
@@ -948,7 +978,7 @@ TEST_CASE("jwks: a failed fetch keeps the keys already known", "[jwks][url]") {
   stub->serve(jwks({ed_key().jwk("a")}));
   JwtOptions o = url_options(stub);
   o.cache_capacity = 0;  // every verify below really uses the key
-  const JwtVerifier verifier(o);
+  JwtVerifier verifier(o);
   REQUIRE(verifier.key_count() == 1);
 
   stub->serve(std::nullopt);
@@ -976,7 +1006,7 @@ TEST_CASE("jwks: a failed fetch keeps the keys already known", "[jwks][url]") {
 
 TEST_CASE("jwks: an issuer down at construction is not an error", "[jwks][url]") {
   auto stub = std::make_shared<FetchStub>();  // serves nothing yet
-  const JwtVerifier verifier(url_options(stub));
+  JwtVerifier verifier(url_options(stub));
   CHECK(stub->calls == 1);
   CHECK(verifier.key_count() == 0);
   CHECK(verifier.stats().jwks_fetch_failures == 1);
@@ -996,7 +1026,7 @@ TEST_CASE("jwks: a key gone from a successful fetch stops verifying, cached or n
   const TestKey key_b(KeyType::ed25519);
   auto stub = std::make_shared<FetchStub>();
   stub->serve(jwks({ed_key().jwk("a"), key_b.jwk("b")}));
-  const JwtVerifier verifier(url_options(stub));
+  JwtVerifier verifier(url_options(stub));
   const std::string token_a = token(ed_key(), "EdDSA", "a");
   REQUIRE(verifier.verify(token_a).ok());
   REQUIRE(verifier.verify(token_a).ok());
@@ -1027,6 +1057,83 @@ TEST_CASE("jwks: a key gone from a successful fetch stops verifying, cached or n
     CHECK(verifier.key_count() == 0);
     CHECK(failure(verifier.verify(token(key_b, "EdDSA", "b"))) == AuthFailure::unknown_key);
   }
+}
+
+TEST_CASE("jwks: the JWKS is also refreshed in the background every jwks_ttl",
+          "[jwks][url][refresh]") {
+  const TestKey next(KeyType::ed25519), spare(KeyType::ed25519);
+  auto stub = std::make_shared<FetchStub>();
+  stub->serve(jwks({ed_key().jwk("a")}));
+  JwtOptions o = url_options(stub);
+  o.jwks_ttl = seconds{1};
+  const JwtVerifier verifier(o);
+  REQUIRE(stub->calls == 1);
+  REQUIRE(verifier.key_count() == 1);
+  stub->serve(jwks({next.jwk("b"), spare.jwk("c")}));
+  // No token asks for the new keys: the refresher alone must pick up the rotation.
+  for (int i = 0; i < 500 && verifier.key_count() != 2; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(verifier.key_count() == 2);
+  const int calls = stub->calls;
+  CHECK(calls >= 2);
+  CHECK(verifier.verify(token(next, "EdDSA", "b")).ok());
+  CHECK(stub->calls == calls);  // b was known already: no fetch on its behalf
+  CHECK(failure(verifier.verify(token(ed_key(), "EdDSA", "a"))) == AuthFailure::unknown_key);
+}
+
+TEST_CASE("jwks: a refresh that changes only a key's alg takes effect", "[jwks][url][refresh]") {
+  // Same kid, same key material, but the issuer now pins the key to RS256.
+  auto stub = std::make_shared<FetchStub>();
+  stub->serve(jwks({rsa_key().jwk("r")}));
+  JwtVerifier verifier(url_options(stub));
+  CHECK(verifier.verify(token(rsa_key(), "PS256", "r", claims("before"))).ok());
+
+  json pinned = rsa_key().jwk("r");
+  pinned["alg"] = "RS256";
+  stub->serve(jwks({pinned}));
+  CHECK(verifier.refresh_keys());
+  CHECK(verifier.verify(token(rsa_key(), "RS256", "r", claims("after"))).ok());
+  // A new (uncached) PS256 token must now be refused.
+  const Verification ps256 = verifier.verify(token(rsa_key(), "PS256", "r", claims("after")));
+  INFO("a PS256 token after the JWKS pinned kid r to RS256");
+  REQUIRE_FALSE(ps256.ok());
+  CHECK(ps256.failure() == AuthFailure::unsupported_algorithm);
+}
+
+TEST_CASE("jwks: a token in flight while its key is removed is not cached afterwards",
+          "[jwks][url][cache][threads]") {
+  // verify() picks the key, checks the signature, then caches the principal; a refresh that
+  // drops the key and empties the cache in between must not let that entry survive.
+  const TestKey key_b(KeyType::ed25519);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 400; ++i)
+    tokens.push_back(token(ed_key(), "EdDSA", "a", claims("user-" + std::to_string(i))));
+  auto stub = std::make_shared<FetchStub>();
+  const std::string with_a = jwks({ed_key().jwk("a"), key_b.jwk("b")});
+  const std::string without_a = jwks({key_b.jwk("b")});
+  stub->serve(with_a);
+  JwtVerifier verifier(url_options(stub));
+
+  int survivors = 0;
+  int round = 0;
+  for (; round < 20 && survivors == 0; ++round) {
+    stub->serve(with_a);
+    REQUIRE(verifier.refresh_keys());
+    std::atomic<bool> stop{false};
+    std::atomic<int> verified{0};
+    std::thread worker([&] {
+      // Distinct tokens, so that nearly every call is a full verification.
+      for (std::size_t i = 0; !stop; i = (i + 1) % tokens.size())
+        if (verifier.verify(tokens[i]).ok()) ++verified;
+    });
+    while (verified < 20) std::this_thread::yield();
+    stub->serve(without_a);
+    REQUIRE(verifier.refresh_keys());  // key a gone, cache emptied
+    stop = true;
+    worker.join();
+    for (const std::string& t : tokens) survivors += verifier.verify(t).ok() ? 1 : 0;
+  }
+  INFO("tokens of the removed key still accepted (from the cache) after round " << round);
+  CHECK(survivors == 0);
 }
 
 // --- 5. a real HTTP JWKS URL ------------------------------------------------------------------
@@ -1136,8 +1243,9 @@ TEST_CASE("jwks: the cache never returns an expired principal", "[jwks][cache][t
   auto clock_s = std::make_shared<std::atomic<long long>>(now_s);
   JwtOptions o = file_options(file);
   o.clock = [clock_s] { return system_clock::time_point{seconds{clock_s->load()}}; };
-  const JwtVerifier verifier(o);  // leeway 60 s
-  const std::string t = token(ed_key(), "EdDSA", "ed");  // exp = now + 900
+  const JwtVerifier verifier(o);
+  // exp = now + 900, and the leeway is 60 s.
+  const std::string t = token(ed_key(), "EdDSA", "ed");
 
   REQUIRE(verifier.verify(t).ok());  // cached
   *clock_s = now_s + 900 + 59;       // expired, within the leeway
@@ -1185,8 +1293,8 @@ TEST_CASE("jwks: an HS secret and a JWKS in one verifier accept both kinds", "[j
   JwtOptions o = file_options(file);
   o.hs_secret = secret;
   const JwtVerifier verifier(o);
-  const std::string hs = libtodo::sign_hs_compact(secret, "HS256", header("HS256", std::nullopt).dump(),
-                                                  claims("hs-user").dump());
+  const std::string hs = libtodo::sign_hs_compact(
+      secret, "HS256", header("HS256", std::nullopt).dump(), claims("hs-user").dump());
   const Verification a = verifier.verify(hs);
   REQUIRE(a.ok());
   CHECK(a.principal().user_id == "hs-user");
@@ -1194,8 +1302,9 @@ TEST_CASE("jwks: an HS secret and a JWKS in one verifier accept both kinds", "[j
   REQUIRE(b.ok());
   CHECK(b.principal().user_id == "ed-user");
   // An HS token naming a JWKS kid is still checked with the secret.
-  CHECK(verifier.verify(libtodo::sign_hs_compact(secret, "HS256", header("HS256", "ed").dump(),
-                                                 claims().dump()))
+  CHECK(verifier
+            .verify(libtodo::sign_hs_compact(secret, "HS256", header("HS256", "ed").dump(),
+                                             claims().dump()))
             .ok());
   CHECK(failure(verifier.verify(token(TestKey(KeyType::ed25519), "EdDSA", "ed"))) ==
         AuthFailure::bad_signature);
@@ -1239,7 +1348,7 @@ TEST_CASE("jwks: verify from several threads at once", "[jwks][threads]") {
 
   SECTION("keys from a file") {
     const TempFile file(doc);
-    const JwtVerifier verifier(file_options(file));
+    JwtVerifier verifier(file_options(file));
     std::atomic<int> wrong{0};
     hammer(verifier, wrong);
     CHECK(wrong == 0);

@@ -165,9 +165,13 @@ class TokenCache {
     return it->second.principal;
   }
 
-  void insert(const Key& k, const Principal& p, double valid_until) {
+  // Inserts unless the key set changed since `generation_seen` (read before
+  // the key was chosen): such a result may rest on a key that is gone.
+  void insert(const Key& k, const Principal& p, double valid_until, std::uint64_t generation_seen,
+              const std::atomic<std::uint64_t>& generation) {
     Shard& s = shard(k);
     std::lock_guard lock(s.mutex);
+    if (generation.load() != generation_seen) return;
     if (s.map.size() >= per_shard_ && !s.map.contains(k)) s.map.erase(s.map.begin());
     s.map.insert_or_assign(k, Entry{p, valid_until});
   }
@@ -243,6 +247,7 @@ struct JwtVerifier::Impl {
   std::chrono::steady_clock::time_point last_refetch{};  // of an unknown-kid refetch
 
   std::atomic<std::uint64_t> cache_hits{0}, cache_misses{0}, fetches{0}, fetch_failures{0};
+  std::atomic<std::uint64_t> generation{0};  // of the key set
 
   // The background refresher.
   std::mutex stop_mutex;
@@ -294,7 +299,9 @@ struct JwtVerifier::Impl {
   static bool same_kids(const std::vector<jwt_detail::PublicKey>& a, const std::vector<jwt_detail::PublicKey>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
-      if (a[i].kid != b[i].kid || EVP_PKEY_eq(a[i].pkey.get(), b[i].pkey.get()) != 1) return false;
+      if (a[i].kid != b[i].kid || a[i].algorithms != b[i].algorithms ||
+          EVP_PKEY_eq(a[i].pkey.get(), b[i].pkey.get()) != 1)
+        return false;
     return true;
   }
 
@@ -316,8 +323,13 @@ struct JwtVerifier::Impl {
       slot = std::make_shared<const std::vector<jwt_detail::PublicKey>>(std::move(*keys));
       changed = true;
     }
-    // Tokens verified with a key that is gone must be checked again.
-    if (changed) cache.clear();
+    // Tokens verified with a key that is gone must be checked again. The
+    // generation moves first, so a verification that chose its key before
+    // this point cannot put its result into the emptied cache.
+    if (changed) {
+      ++generation;
+      cache.clear();
+    }
     return ok;
   }
 
@@ -371,8 +383,8 @@ struct JwtVerifier::Impl {
           if (key.allows(alg)) fitting.push_back(&key);
         }
       if (fitting.size() == 1) return *fitting.front();
+      if (fitting.size() > 1) return AuthFailure::unknown_key;            // ambiguous
       if (kid && kid_known) return AuthFailure::unsupported_algorithm;  // the key is not for this alg
-      if (!kid && !fitting.empty()) return AuthFailure::unknown_key;    // ambiguous without a kid
       if (attempt == 0 && !refetch_for_unknown_kid()) break;
     }
     return AuthFailure::unknown_key;
@@ -436,6 +448,7 @@ Verification JwtVerifier::verify(std::string_view token) const {
   const auto leeway = static_cast<double>(o.leeway.count());
 
   TokenCache::Key cache_key{};
+  const std::uint64_t generation = impl_->generation.load();
   if (impl_->cache.enabled()) {
     cache_key = TokenCache::key_of(token);
     if (auto p = impl_->cache.find(cache_key, now)) {
@@ -510,7 +523,8 @@ Verification JwtVerifier::verify(std::string_view token) const {
   const double exp_ms = std::clamp(*exp * 1000.0, 0.0, 253402300799000.0);
   p.expires_at = Timestamp{std::chrono::milliseconds{static_cast<std::int64_t>(exp_ms)}};
   // Cache only tokens that are valid now; a token waiting for its nbf is checked again.
-  if (impl_->cache.enabled() && !(nbf && now < *nbf)) impl_->cache.insert(cache_key, p, *exp + leeway);
+  if (impl_->cache.enabled() && !(nbf && now < *nbf))
+    impl_->cache.insert(cache_key, p, *exp + leeway, generation, impl_->generation);
   return p;
 }
 
