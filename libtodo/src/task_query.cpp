@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 
 #include <libtodo/task_repository.hpp>
@@ -145,6 +146,17 @@ void check_query(const TaskQuery& q, std::vector<FieldError>& errors) {
     else if (c->sort != q.sort || c->descending != q.descending)
       errors.push_back({"cursor", "belongs to another sort order; pass the same sort as the first page"});
   }
+}
+
+std::vector<std::string> distinct_bulk_ids(const std::vector<std::string>& ids) {
+  if (ids.empty() || ids.size() > max_bulk_ids)
+    throw ValidationError(std::vector<FieldError>{
+        {"ids", "must list 1 to " + std::to_string(max_bulk_ids) + " task ids"}});
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const std::string& id : ids)
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  return out;
 }
 
 }  // namespace libtodo

@@ -391,6 +391,10 @@ class FailingRepository final : public libtodo::TaskRepository {
     fail();
   }
   bool remove(std::string_view, std::string_view) override { fail(); }
+  std::optional<libtodo::Task> toggle(std::string_view, std::string_view) override { fail(); }
+  libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&, bool) override { fail(); }
+  libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override { fail(); }
+  libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
   libtodo::Ownership ownership(std::string_view, std::string_view) override { fail(); }
   void ping() override { fail(); }
 

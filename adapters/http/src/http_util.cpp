@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "log.hpp"
 
@@ -96,6 +97,69 @@ std::optional<nlohmann::json> read_object(const Request& req, BodyProblem& probl
     return std::nullopt;
   }
   return body;
+}
+
+libtodo::TaskQuery parse_task_query(const Request& req, std::vector<FieldError>& errors) {
+  libtodo::TaskQuery q;
+  // A parameter that may appear once; nullopt when absent.
+  const auto single = [&](const char* name) -> std::optional<std::string> {
+    const std::size_t n = req.get_param_value_count(name);
+    if (n == 0) return std::nullopt;
+    if (n > 1) {
+      errors.push_back({name, "must be given at most once"});
+      return std::nullopt;
+    }
+    return req.get_param_value(name);
+  };
+  if (const auto v = single("status")) {
+    if (*v == "all")
+      q.status = libtodo::StatusFilter::all;
+    else if (*v == "pending")
+      q.status = libtodo::StatusFilter::pending;
+    else if (*v == "completed")
+      q.status = libtodo::StatusFilter::completed;
+    else
+      errors.push_back({"status", "must be all, pending or completed"});
+  }
+  if (const auto v = single("priority")) {
+    q.priority = libtodo::parse_priority(*v);
+    if (!q.priority) errors.push_back({"priority", "must be low, medium or high"});
+  }
+  for (std::size_t i = 0; i < req.get_param_value_count("tag"); ++i)
+    q.tags.push_back(req.get_param_value("tag", i));
+  if (const auto v = single("q")) q.text = *v;
+  for (const auto& [name, slot] : {std::pair{"due_before", &q.due_before}, std::pair{"due_after", &q.due_after}}) {
+    if (const auto v = single(name)) {
+      *slot = libtodo::parse_rfc3339(*v);
+      if (!*slot) errors.push_back({name, "must be an RFC 3339 date-time with a time zone"});
+    }
+  }
+  if (const auto v = single("sort")) {
+    const bool descending = !v->empty() && v->front() == '-';
+    const auto key = libtodo::parse_sort_key(descending ? std::string_view(*v).substr(1) : std::string_view(*v));
+    if (key) {
+      q.sort = *key;
+      q.descending = descending;
+    } else {
+      errors.push_back({"sort", "must be created, updated, title, due_date or priority, optionally prefixed by -"});
+    }
+  }
+  if (const auto v = single("limit")) {
+    std::size_t n = 0;
+    const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || p != v->data() + v->size() || n < 1 || n > libtodo::max_page_size)
+      errors.push_back({"limit", "must be an integer from 1 to " + std::to_string(libtodo::max_page_size)});
+    else
+      q.limit = n;
+  }
+  if (const auto v = single("cursor")) q.cursor = *v;
+  // The library's own checks (tag and text lengths, the cursor), without repeating a parameter.
+  std::vector<FieldError> more;
+  libtodo::check_query(q, more);
+  for (auto& e : more)
+    if (std::none_of(errors.begin(), errors.end(), [&](const FieldError& f) { return f.field == e.field; }))
+      errors.push_back(std::move(e));
+  return q;
 }
 
 }  // namespace todo_server

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <libtodo/errors.hpp>
+#include <libtodo/task_repository.hpp>
 
 namespace todo_server {
 
@@ -41,5 +42,10 @@ struct BodyProblem {
 /// Parses a request body that must be a JSON object; on failure fills `problem`
 /// (415 for a non-JSON content type, 400 for anything that is not a JSON object).
 std::optional<nlohmann::json> read_object(const httplib::Request& req, BodyProblem& problem);
+
+/// The list query of SPEC §3 from the request's query string. Unknown
+/// parameter names are ignored; every malformed value is reported, named by
+/// its parameter.
+libtodo::TaskQuery parse_task_query(const httplib::Request& req, std::vector<libtodo::FieldError>& errors);
 
 }  // namespace todo_server

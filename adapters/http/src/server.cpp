@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <deque>
 #include <chrono>
 
 #include <httplib.h>
@@ -48,16 +49,24 @@ struct Route {
   bool accounts_only = false;  // exists only with AUTH_ACCOUNTS=on
 };
 
-constexpr std::array<Route, 9> routes{{
+constexpr std::array<Route, 17> routes{{
     {"/health", "GET, HEAD"},
     {"/api/auth/register", "POST", true},
     {"/api/auth/login", "POST", true},
     {"/api/auth/logout", "POST", true},
     {"/api/auth/me", "GET, HEAD", true},
     {"/api/tasks", "GET, HEAD, POST"},
+    {"/api/tasks/stats", "GET, HEAD"},
+    {"/api/tasks/bulk/complete", "POST"},
+    {"/api/tasks/bulk/delete", "POST"},
     {"/api/tasks/{id}", "GET, HEAD, PUT, PATCH, DELETE"},
+    {"/api/tasks/{id}/complete", "PATCH"},
     {"/api/{user_id}/tasks", "GET, HEAD, POST"},
+    {"/api/{user_id}/tasks/stats", "GET, HEAD"},
+    {"/api/{user_id}/tasks/bulk/complete", "POST"},
+    {"/api/{user_id}/tasks/bulk/delete", "POST"},
     {"/api/{user_id}/tasks/{id}", "GET, HEAD, PUT, PATCH, DELETE"},
+    {"/api/{user_id}/tasks/{id}/complete", "PATCH"},
 }};
 
 bool route_matches(std::string_view pattern, std::string_view path) {
@@ -263,7 +272,10 @@ struct Server::Impl {
   void list(const Request& req, Response& res, Shape shape) {
     const auto user = identify(req, res, shape);
     if (!user) return;
-    const libtodo::TaskPage page = repo.list(*user, libtodo::TaskQuery{});
+    std::vector<FieldError> errors;
+    const libtodo::TaskQuery query = parse_task_query(req, errors);
+    if (!errors.empty()) return send_validation(res, errors);
+    const libtodo::TaskPage page = repo.list(*user, query);
     std::string body;
     body.reserve(64 + page.tasks.size() * 400);
     body += "{\"tasks\":[";
@@ -336,6 +348,76 @@ struct Server::Impl {
     set_json(res, 200, std::move(body));
   }
 
+  void toggle(const Request& req, Response& res, Shape shape) {
+    const auto user = identify(req, res, shape);
+    if (!user) return;
+    const std::string id = req.matches[shape == Shape::token ? 1 : 2].str();
+    if (const auto task = repo.toggle(*user, id)) return send_task(res, 200, *task);
+    send_missing(res, *user, id);
+  }
+
+  void stats(const Request& req, Response& res, Shape shape) {
+    const auto user = identify(req, res, shape);
+    if (!user) return;
+    const libtodo::TaskStats st = repo.stats(*user, libtodo::now_ms());
+    const auto n = [](std::size_t v) { return std::to_string(v); };
+    set_json(res, 200,
+             "{\"total\":" + n(st.total) + ",\"completed\":" + n(st.completed) + ",\"pending\":" + n(st.pending) +
+                 ",\"overdue\":" + n(st.overdue) + ",\"by_priority\":{\"low\":" + n(st.low) +
+                 ",\"medium\":" + n(st.medium) + ",\"high\":" + n(st.high) + "}}");
+  }
+
+  // POST .../bulk/complete and .../bulk/delete: all or nothing.
+  void bulk(const Request& req, Response& res, Shape shape, bool remove_them) {
+    const auto user = identify(req, res, shape);
+    if (!user) return;
+    BodyProblem problem;
+    const auto body = read_object(req, problem);
+    if (!body) return send_error(res, problem.status, problem.code, problem.message);
+    std::vector<FieldError> errors;
+    std::vector<std::string> ids;
+    const auto it = body->find("ids");
+    if (it == body->end() || !it->is_array() || it->empty() || it->size() > libtodo::max_bulk_ids) {
+      errors.push_back({"ids", "must be an array of 1 to " + std::to_string(libtodo::max_bulk_ids) + " task ids"});
+    } else {
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        if ((*it)[i].is_string())
+          ids.push_back((*it)[i].get<std::string>());
+        else
+          errors.push_back({"ids[" + std::to_string(i) + "]", "must be a string"});
+      }
+    }
+    bool completed = true;
+    if (!remove_them) {
+      if (const auto c = body->find("completed"); c != body->end()) {
+        if (c->is_boolean())
+          completed = c->get<bool>();
+        else
+          errors.push_back({"completed", "must be true or false"});
+      }
+    }
+    if (!errors.empty()) return send_validation(res, errors);
+    const libtodo::BulkResult result =
+        remove_them ? repo.remove_all(*user, ids) : repo.set_completed(*user, ids, completed);
+    if (!result.missing.empty()) {
+      // Name every id that stopped the operation; nothing was changed.
+      bool foreign = false;
+      std::vector<FieldError> details;
+      for (const std::string& id : result.missing) {
+        const auto at = std::find(ids.begin(), ids.end(), id) - ids.begin();
+        const bool other = !options.foreign_task_not_found &&
+                           repo.ownership(*user, id) == libtodo::Ownership::other_user;
+        foreign = foreign || other;
+        details.push_back({"ids[" + std::to_string(at) + "]",
+                           other ? "belongs to another user" : "no such task"});
+      }
+      return send_error(res, foreign ? 403 : 404, foreign ? "forbidden" : "not_found",
+                        "nothing was changed: " + details.front().field + " " + details.front().message, details);
+    }
+    set_json(res, 200, std::string(remove_them ? "{\"deleted\":" : "{\"updated\":") +
+                           std::to_string(result.affected) + "}");
+  }
+
   void health(Response& res) {
     try {
       repo.ping();
@@ -373,8 +455,16 @@ struct Server::Impl {
       const char* item = t ? "/api/tasks/{id}" : "/api/{user_id}/tasks/{id}";
       const std::string collection_re = t ? "/api/tasks" : "/api/([^/]+)/tasks";
       const std::string item_re = t ? "/api/tasks/([^/]+)" : "/api/([^/]+)/tasks/([^/]+)";
+      // Fixed paths before the {id} patterns they would otherwise match.
+      const std::string base = t ? "/api/tasks" : "/api/{user_id}/tasks";
+      static std::deque<std::string> names;  // route names must outlive the handlers (stable addresses)
+      const auto name = [&](const std::string& suffix) { return names.emplace_back(base + suffix).c_str(); };
       http.Get(collection_re, bind(collection, shape, &Impl::list));
       http.Post(collection_re, bind(collection, shape, &Impl::create));
+      http.Get(collection_re + "/stats", bind(name("/stats"), shape, &Impl::stats));
+      http.Post(collection_re + "/bulk/complete", bind(name("/bulk/complete"), shape, &Impl::bulk_complete));
+      http.Post(collection_re + "/bulk/delete", bind(name("/bulk/delete"), shape, &Impl::bulk_delete));
+      http.Patch(item_re + "/complete", bind(name("/{id}/complete"), shape, &Impl::toggle));
       http.Get(item_re, bind(item, shape, &Impl::get));
       http.Put(item_re, bind(item, shape, &Impl::put));
       http.Patch(item_re, bind(item, shape, &Impl::patch));
@@ -402,6 +492,8 @@ struct Server::Impl {
   }
 
   void put(const Request& req, Response& res, Shape shape) { modify(req, res, shape, true); }
+  void bulk_complete(const Request& req, Response& res, Shape shape) { bulk(req, res, shape, false); }
+  void bulk_delete(const Request& req, Response& res, Shape shape) { bulk(req, res, shape, true); }
   void patch(const Request& req, Response& res, Shape shape) { modify(req, res, shape, false); }
 };
 

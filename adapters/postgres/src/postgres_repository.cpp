@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -102,7 +103,7 @@ const std::vector<Statement>& statements() {
                    "upd AS (UPDATE tasks t SET "
                    "title = COALESCE($3, t.title), "
                    "description = CASE WHEN $4::boolean THEN $5 ELSE t.description END, "
-                   "completed = COALESCE($6::boolean, t.completed), "
+                   "completed = CASE WHEN $15::boolean THEN NOT t.completed ELSE COALESCE($6::boolean, t.completed) END, "
                    "priority = COALESCE($7::smallint, t.priority), "
                    "tags = CASE WHEN $8::text IS NULL THEN t.tags ELSE " TODO_TAGS("$8") " END, "
                    "due_date = CASE WHEN $9::boolean THEN " TODO_TS("$10") " ELSE t.due_date END, "
@@ -122,6 +123,13 @@ const std::vector<Statement>& statements() {
       {"remove", "DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2"},
       {"owner", "SELECT user_id = $2 FROM tasks WHERE id = $1::uuid"},
       {"ping", "SELECT 1"},
+      {"lock_many", "SELECT id::text FROM tasks WHERE user_id = $1 AND id = ANY($2::uuid[]) FOR UPDATE"},
+      {"remove_many", "DELETE FROM tasks WHERE user_id = $1 AND id = ANY($2::uuid[])"},
+      {"stats",
+       "SELECT count(*), count(*) FILTER (WHERE completed), "
+       "count(*) FILTER (WHERE NOT completed AND due_date < " TODO_TS("$2") "), "
+       "count(*) FILTER (WHERE priority = 0), count(*) FILTER (WHERE priority = 1), "
+       "count(*) FILTER (WHERE priority = 2) FROM tasks WHERE user_id = $1"},
       {"insert_user", "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, " TODO_TS(
                           "$5") ") ON CONFLICT (email) DO NOTHING"},
       {"credentials", "SELECT id, email, name, " TODO_MS("created_at") ", password_hash FROM users WHERE email = $1"},
@@ -344,6 +352,11 @@ struct PostgresTaskRepository::Impl {
     });
   }
 
+  // An all-or-nothing bulk operation: locks every id of the user's, and runs
+  // `act` in the same transaction only when all exist.
+  using BulkAction = std::function<std::size_t(pqxx::work&, const std::vector<std::string>&)>;
+  BulkResult bulk(std::string_view user_id, const std::vector<std::string>& task_ids, const BulkAction& act);
+
   static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
     Task t;
     t.id = new_uuid_v7();
@@ -501,32 +514,125 @@ TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery&
   });
 }
 
+namespace {
+
+// The parameters of the "update" statement for a merge patch (or a toggle).
+struct UpdateParams {
+  Param title, description, completed, priority, tags, due, recurrence;
+  bool set_description = false, set_due = false, set_recurrence = false, toggle = false;
+
+  static UpdateParams of(const TaskPatch& patch) {
+    UpdateParams u;
+    u.title = Param::from(patch.title, [](const std::string& s) { return s; });
+    u.set_description = patch.description.has_value();
+    if (u.set_description) u.description = Param::from(*patch.description, [](const std::string& s) { return s; });
+    u.completed = Param::from(patch.completed, [](bool b) { return text(b ? "true" : "false"); });
+    u.priority = Param::from(patch.priority, [](Priority p) { return std::to_string(static_cast<int>(p)); });
+    u.tags = Param::from(patch.tags, tags_json);
+    u.set_due = patch.due_date.has_value();
+    if (u.set_due) u.due = Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); });
+    u.set_recurrence = patch.recurrence.has_value();
+    if (u.set_recurrence) u.recurrence = Param::from(*patch.recurrence, [](Recurrence r) { return text(to_string(r)); });
+    return u;
+  }
+
+  // One round trip: the row after the change, or none when the user has no such task.
+  pqxx::result run(pqxx::transaction_base& tx, std::string_view task_id, std::string_view user_id) const {
+    return tx.exec_prepared("update", text(task_id), text(user_id), title.get(), set_description, description.get(),
+                            completed.get(), priority.get(), tags.get(), set_due, due.get(), set_recurrence,
+                            recurrence.get(), to_millis(now_ms()), new_uuid_v7(), toggle);
+  }
+};
+
+// A PostgreSQL array literal of ids already checked to be canonical UUIDs.
+std::string uuid_array(const std::vector<std::string>& ids) {
+  std::string a = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) a += (i ? "," : "") + ids[i];
+  return a + "}";
+}
+
+}  // namespace
+
 std::optional<Task> PostgresTaskRepository::update(std::string_view user_id,
                                                    std::string_view task_id, TaskPatch patch) {
   validate(patch);
   if (!is_canonical_uuid(task_id)) return std::nullopt;
-  const Param title = Param::from(patch.title, [](const std::string& s) { return s; });
-  const bool set_description = patch.description.has_value();
-  const Param description = set_description ? Param::from(*patch.description, [](const std::string& s) { return s; })
-                                            : Param();
-  const Param completed = Param::from(patch.completed, [](bool b) { return text(b ? "true" : "false"); });
-  const Param priority = Param::from(patch.priority, [](Priority p) { return std::to_string(static_cast<int>(p)); });
-  const Param tags = Param::from(patch.tags, tags_json);
-  const bool set_due = patch.due_date.has_value();
-  const Param due = set_due ? Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); })
-                            : Param();
-  const bool set_recurrence = patch.recurrence.has_value();
-  const Param recurrence =
-      set_recurrence ? Param::from(*patch.recurrence, [](Recurrence r) { return text(to_string(r)); }) : Param();
-  const std::string spawn_id = new_uuid_v7();
+  const UpdateParams params = UpdateParams::of(patch);
   return impl_->run(false, [&](pqxx::connection& c) -> std::optional<Task> {
     pqxx::nontransaction tx(c);
-    const pqxx::result r = tx.exec_prepared(
-        "update", text(task_id), text(user_id), title.get(), set_description, description.get(),
-        completed.get(), priority.get(), tags.get(), set_due, due.get(), set_recurrence, recurrence.get(),
-        to_millis(now_ms()), spawn_id);
+    const pqxx::result r = params.run(tx, task_id, user_id);
     if (r.empty()) return std::nullopt;
     return read_task(r[0]);
+  });
+}
+
+std::optional<Task> PostgresTaskRepository::toggle(std::string_view user_id, std::string_view task_id) {
+  if (!is_canonical_uuid(task_id)) return std::nullopt;
+  UpdateParams params;
+  params.toggle = true;
+  return impl_->run(false, [&](pqxx::connection& c) -> std::optional<Task> {
+    pqxx::nontransaction tx(c);
+    const pqxx::result r = params.run(tx, task_id, user_id);
+    if (r.empty()) return std::nullopt;
+    return read_task(r[0]);
+  });
+}
+
+BulkResult PostgresTaskRepository::set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
+                                                 bool completed) {
+  return impl_->bulk(user_id, task_ids, [&](pqxx::work& tx, const std::vector<std::string>& ids) {
+    TaskPatch patch;
+    patch.completed = completed;
+    const UpdateParams params = UpdateParams::of(patch);
+    for (const std::string& id : ids) params.run(tx, id, user_id);
+    return ids.size();
+  });
+}
+
+BulkResult PostgresTaskRepository::remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) {
+  return impl_->bulk(user_id, task_ids, [&](pqxx::work& tx, const std::vector<std::string>& ids) {
+    return static_cast<std::size_t>(tx.exec_prepared("remove_many", text(user_id), uuid_array(ids)).affected_rows());
+  });
+}
+
+BulkResult PostgresTaskRepository::Impl::bulk(std::string_view user_id, const std::vector<std::string>& task_ids,
+                                              const BulkAction& act) {
+  const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
+  BulkResult result;
+  std::vector<std::string> valid;
+  for (const std::string& id : ids) (is_canonical_uuid(id) ? valid : result.missing).push_back(id);
+  if (!result.missing.empty()) return result;
+  return run(false, [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    // Lock every row first: all exist and stay until commit, or nothing happens.
+    const pqxx::result found = tx.exec_prepared("lock_many", text(user_id), uuid_array(valid));
+    BulkResult r;
+    if (found.size() != valid.size()) {
+      std::vector<std::string> present;
+      for (const pqxx::row& row : found) present.push_back(row[0].as<std::string>());
+      for (const std::string& id : valid)
+        if (std::find(present.begin(), present.end(), id) == present.end()) r.missing.push_back(id);
+      return r;  // the transaction is aborted unused
+    }
+    r.affected = act(tx, valid);
+    tx.commit();
+    return r;
+  });
+}
+
+TaskStats PostgresTaskRepository::stats(std::string_view user_id, Timestamp now) {
+  return impl_->run(true, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const pqxx::row r = tx.exec_prepared("stats", text(user_id), to_millis(now))[0];
+    TaskStats s;
+    s.total = r[0].as<std::size_t>();
+    s.completed = r[1].as<std::size_t>();
+    s.pending = s.total - s.completed;
+    s.overdue = r[2].as<std::size_t>();
+    s.low = r[3].as<std::size_t>();
+    s.medium = r[4].as<std::size_t>();
+    s.high = r[5].as<std::size_t>();
+    return s;
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 #include <variant>
@@ -95,6 +96,7 @@ struct Connection {
   SQLite::Statement revoke;
   SQLite::Statement revoked;
   SQLite::Statement purge;
+  SQLite::Statement stats;
   // Listing statements by SQL text: each combination of filters is prepared once.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> listings;
 
@@ -132,7 +134,12 @@ struct Connection {
         select_user(db, "SELECT id, email, name, created_at FROM users WHERE id = ?1"),
         revoke(db, "INSERT INTO revoked_tokens (jti, expires_at) VALUES (?1, ?2) ON CONFLICT (jti) DO NOTHING"),
         revoked(db, "SELECT 1 FROM revoked_tokens WHERE jti = ?1 AND expires_at > ?2"),
-        purge(db, "DELETE FROM revoked_tokens WHERE expires_at <= ?1") {}
+        purge(db, "DELETE FROM revoked_tokens WHERE expires_at <= ?1"),
+        stats(db,
+              "SELECT COUNT(*), COALESCE(SUM(completed), 0), "
+              "COALESCE(SUM(completed = 0 AND due_date IS NOT NULL AND due_date < ?2), 0), "
+              "COALESCE(SUM(priority = 0), 0), COALESCE(SUM(priority = 1), 0), COALESCE(SUM(priority = 2), 0) "
+              "FROM tasks WHERE user_id = ?1") {}
 
   static SQLite::Database open(const SqliteOptions& o, int* migrated_version);
 };
@@ -392,6 +399,26 @@ struct SqliteTaskRepository::Impl {
     q->exec();
   }
 
+  // Writes `task` after apply_patch in the open transaction: moves updated_at
+  // forward (even within one millisecond), bumps the version, and inserts the
+  // next occurrence when this completed a recurring task.
+  static void store_change(Connection& c, Task& task, bool completed_now) {
+    task.updated_at = std::max(now_ms(), task.updated_at + std::chrono::milliseconds{1});
+    task.version += 1;
+    {
+      Use q(c.update);
+      bind_task(*q, task);
+      q->bind(10, to_millis(task.updated_at));
+      q->bind(11, task.version);
+      q->exec();
+    }
+    if (completed_now) {
+      if (std::optional<TaskDraft> next = next_occurrence(task))
+        insert(c, new_task(task.user_id, std::move(*next),
+                                                                                  task.updated_at));
+    }
+  }
+
   static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
     Task t;
     t.id = new_uuid_v7();
@@ -558,6 +585,19 @@ TaskPage SqliteTaskRepository::list(std::string_view user_id, const TaskQuery& q
 std::optional<Task> SqliteTaskRepository::update(std::string_view user_id,
                                                  std::string_view task_id, TaskPatch patch) {
   validate(patch);
+  return modify(user_id, task_id, [&](const Task&) { return patch; });
+}
+
+std::optional<Task> SqliteTaskRepository::toggle(std::string_view user_id, std::string_view task_id) {
+  return modify(user_id, task_id, [](const Task& current) {
+    TaskPatch p;
+    p.completed = !current.completed;
+    return p;
+  });
+}
+
+std::optional<Task> SqliteTaskRepository::modify(std::string_view user_id, std::string_view task_id,
+                                                 const std::function<TaskPatch(const Task&)>& change) {
   if (!is_canonical_uuid(task_id)) return std::nullopt;
   return guarded([&]() -> std::optional<Task> {
     std::lock_guard lock(impl_->write_mutex);
@@ -565,23 +605,77 @@ std::optional<Task> SqliteTaskRepository::update(std::string_view user_id,
     WriteTransaction tx(c.db);
     std::optional<Task> task = Impl::select_one(c, user_id, task_id);
     if (!task) return std::nullopt;
-    const bool completed_now = apply_patch(*task, patch);
-    // updated_at moves forward on every change, even within one millisecond.
-    task->updated_at = std::max(now_ms(), task->updated_at + std::chrono::milliseconds{1});
-    task->version += 1;
-    {
-      Use q(c.update);
-      bind_task(*q, *task);
-      q->bind(10, to_millis(task->updated_at));
-      q->bind(11, task->version);
-      q->exec();
-    }
-    if (completed_now) {
-      if (std::optional<TaskDraft> next = next_occurrence(*task))
-        Impl::insert(c, Impl::new_task(user_id, std::move(*next), task->updated_at));
-    }
+    const bool completed_now = apply_patch(*task, change(*task));
+    Impl::store_change(c, *task, completed_now);
     tx.commit();
     return task;
+  });
+}
+
+BulkResult SqliteTaskRepository::set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
+                                               bool completed) {
+  const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
+  return guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Connection& c = *impl_->writer;
+    WriteTransaction tx(c.db);
+    BulkResult result;
+    std::vector<Task> tasks;
+    for (const std::string& id : ids) {
+      auto task = is_canonical_uuid(id) ? Impl::select_one(c, user_id, id) : std::nullopt;
+      if (task)
+        tasks.push_back(std::move(*task));
+      else
+        result.missing.push_back(id);
+    }
+    if (!result.missing.empty()) return result;  // the transaction rolls back untouched
+    TaskPatch patch;
+    patch.completed = completed;
+    for (Task& task : tasks) Impl::store_change(c, task, apply_patch(task, patch));
+    tx.commit();
+    result.affected = tasks.size();
+    return result;
+  });
+}
+
+BulkResult SqliteTaskRepository::remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) {
+  const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
+  return guarded([&] {
+    std::lock_guard lock(impl_->write_mutex);
+    Connection& c = *impl_->writer;
+    WriteTransaction tx(c.db);
+    BulkResult result;
+    for (const std::string& id : ids)
+      if (!is_canonical_uuid(id) || !Impl::select_one(c, user_id, id)) result.missing.push_back(id);
+    if (!result.missing.empty()) return result;
+    for (const std::string& id : ids) {
+      Use q(c.erase);
+      bind_text(*q, 1, id);
+      bind_text(*q, 2, user_id);
+      result.affected += static_cast<std::size_t>(q->exec());
+    }
+    tx.commit();
+    return result;
+  });
+}
+
+TaskStats SqliteTaskRepository::stats(std::string_view user_id, Timestamp now) {
+  return guarded([&] {
+    Impl::ReadLease c(*impl_);
+    Use q(c->stats);
+    bind_text(*q, 1, user_id);
+    q->bind(2, to_millis(now));
+    q->executeStep();
+    const auto n = [&](int i) { return static_cast<std::size_t>(q->getColumn(i).getInt64()); };
+    TaskStats s;
+    s.total = n(0);
+    s.completed = n(1);
+    s.pending = s.total - s.completed;
+    s.overdue = n(2);
+    s.low = n(3);
+    s.medium = n(4);
+    s.high = n(5);
+    return s;
   });
 }
 

@@ -71,11 +71,38 @@ struct PageCursor {
 /// parameter it came from.
 void check_query(const TaskQuery& query, std::vector<FieldError>& errors);
 
+/// The ids of a bulk call without duplicates, in first-seen order. Throws
+/// ValidationError for an empty list or more than max_bulk_ids. For backends.
+[[nodiscard]] std::vector<std::string> distinct_bulk_ids(const std::vector<std::string>& ids);
+
 /// One page of a listing. `next_cursor` is empty when there is no further page.
 struct TaskPage {
   std::vector<Task> tasks;
   std::optional<std::string> next_cursor;
 };
+
+/// The outcome of an all-or-nothing bulk operation.
+struct BulkResult {
+  /// Tasks changed or deleted; 0 when anything was missing.
+  std::size_t affected = 0;
+  /// The requested ids the user has no task for (unknown, malformed or
+  /// another user's). When not empty, nothing was changed.
+  std::vector<std::string> missing;
+};
+
+/// Counts over all of one user's tasks.
+struct TaskStats {
+  std::size_t total = 0;
+  std::size_t completed = 0;
+  std::size_t pending = 0;
+  std::size_t overdue = 0;  ///< not completed and due before the given instant
+  std::size_t low = 0;
+  std::size_t medium = 0;
+  std::size_t high = 0;
+};
+
+/// Largest number of ids one bulk call accepts.
+inline constexpr std::size_t max_bulk_ids = 1000;
 
 /// Who owns a task id, as far as a given user may know.
 enum class Ownership {
@@ -123,6 +150,23 @@ class TaskRepository {
 
   /// Deletes the user's task; false when the user has no such task.
   virtual bool remove(std::string_view user_id, std::string_view task_id) = 0;
+
+  /// Flips `completed` atomically; nullopt when the user has no such task.
+  /// Completing a recurring task creates its next occurrence, as update() does.
+  virtual std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) = 0;
+
+  /// Sets `completed` on every listed task (duplicates count once) in one
+  /// transaction, spawning recurrences as update() does; if any id is not
+  /// the user's task, nothing changes. Throws ValidationError for an empty
+  /// list or more than max_bulk_ids ids.
+  virtual BulkResult set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
+                                   bool completed) = 0;
+
+  /// Deletes every listed task in one transaction; all or nothing, as set_completed.
+  virtual BulkResult remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) = 0;
+
+  /// Counts of the user's tasks; overdue means not completed and due before `now`.
+  virtual TaskStats stats(std::string_view user_id, Timestamp now) = 0;
 
   /// Whether `task_id` exists, and if so whether it is the caller's.
   virtual Ownership ownership(std::string_view user_id, std::string_view task_id) = 0;

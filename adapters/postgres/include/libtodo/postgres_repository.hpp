@@ -67,6 +67,11 @@ class PostgresTaskRepository final : public TaskRepository, public AccountStore 
   std::optional<Task> update(std::string_view user_id, std::string_view task_id,
                              TaskPatch patch) override;
   bool remove(std::string_view user_id, std::string_view task_id) override;
+  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) override;
+  BulkResult set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
+                           bool completed) override;
+  BulkResult remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) override;
+  TaskStats stats(std::string_view user_id, Timestamp now) override;
   Ownership ownership(std::string_view user_id, std::string_view task_id) override;
   void ping() override;
 

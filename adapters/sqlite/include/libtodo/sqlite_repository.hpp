@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -57,6 +58,11 @@ class SqliteTaskRepository final : public TaskRepository, public AccountStore {
   std::optional<Task> update(std::string_view user_id, std::string_view task_id,
                              TaskPatch patch) override;
   bool remove(std::string_view user_id, std::string_view task_id) override;
+  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) override;
+  BulkResult set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
+                           bool completed) override;
+  BulkResult remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) override;
+  TaskStats stats(std::string_view user_id, Timestamp now) override;
   Ownership ownership(std::string_view user_id, std::string_view task_id) override;
   void ping() override;
 
@@ -71,8 +77,13 @@ class SqliteTaskRepository final : public TaskRepository, public AccountStore {
   /// The highest schema version applied to this database.
   [[nodiscard]] int schema_version() const;
 
+
  private:
   struct Impl;
+  // Read-modify-write of one task in a write transaction.
+  std::optional<Task> modify(std::string_view user_id, std::string_view task_id,
+                             const std::function<TaskPatch(const Task&)>& change);
+
   std::unique_ptr<Impl> impl_;
 };
 
