@@ -448,3 +448,79 @@ TEST_CASE("concurrent clients are all served", "[http]") {
   Client c = server.client();
   REQUIRE(c.as(token_for("user3"), "GET", "/api/tasks").json()["tasks"].size() == 25);
 }
+
+TEST_CASE("CORS: allowed origins get the headers, on errors too; others get none", "[http][cors]") {
+  todo_server::HttpOptions o;
+  o.cors_origins = {"https://app.example.com"};
+  TestServer server(o);
+  Client c = server.client();
+  const httplib::Headers allowed{{"Origin", "https://app.example.com"},
+                                 {"Authorization", "Bearer " + token_for("alice")}};
+
+  const Reply ok = c.send("GET", "/api/tasks", {}, allowed);
+  REQUIRE(ok.status == 200);
+  REQUIRE(ok.header("Access-Control-Allow-Origin") == "https://app.example.com");
+  REQUIRE(ok.header("Access-Control-Allow-Credentials") == "true");
+  REQUIRE(ok.header("Vary") == "Origin");
+  const std::string exposed = ok.header("Access-Control-Expose-Headers");
+  for (const char* h : {"Location", "X-Request-Id", "ETag", "Retry-After"})
+    REQUIRE(exposed.find(h) != std::string::npos);
+
+  // Errors carry them too, so the browser lets the app read the error body.
+  const Reply unauthorized = c.send("GET", "/api/tasks", {}, {{"Origin", "https://app.example.com"}});
+  REQUIRE(unauthorized.status == 401);
+  REQUIRE(unauthorized.header("Access-Control-Allow-Origin") == "https://app.example.com");
+  const Reply missing = c.send("GET", "/nowhere", {}, {{"Origin", "https://app.example.com"}});
+  REQUIRE(missing.status == 404);
+  REQUIRE(missing.header("Access-Control-Allow-Origin") == "https://app.example.com");
+
+  const Reply other = c.send("GET", "/api/tasks", {}, {{"Origin", "https://evil.example.com"},
+                                                        {"Authorization", "Bearer " + token_for("alice")}});
+  REQUIRE(other.status == 200);  // CORS is the browser's to enforce; the answer just lacks the grant
+  REQUIRE_FALSE(other.has_header("Access-Control-Allow-Origin"));
+  REQUIRE_FALSE(other.has_header("Access-Control-Allow-Credentials"));
+  REQUIRE(other.header("Vary") == "Origin");
+}
+
+TEST_CASE("CORS preflight answers with the route's methods and the allowed headers", "[http][cors]") {
+  todo_server::HttpOptions o;
+  o.cors_origins = {"https://app.example.com", "http://localhost:3000"};
+  TestServer server(o);
+  Client c = server.client();
+  const Reply pre = c.send("OPTIONS", "/api/tasks/01900000-0000-7000-8000-000000000000", {},
+                           {{"Origin", "http://localhost:3000"},
+                            {"Access-Control-Request-Method", "PATCH"},
+                            {"Access-Control-Request-Headers", "authorization, content-type"}});
+  REQUIRE(pre.status == 204);
+  REQUIRE(pre.header("Access-Control-Allow-Origin") == "http://localhost:3000");
+  REQUIRE(pre.header("Access-Control-Allow-Credentials") == "true");
+  REQUIRE(pre.header("Access-Control-Allow-Methods") == "GET, HEAD, PUT, PATCH, DELETE, OPTIONS");
+  const std::string headers = pre.header("Access-Control-Allow-Headers");
+  REQUIRE(headers.find("Authorization") != std::string::npos);
+  REQUIRE(headers.find("Content-Type") != std::string::npos);
+  REQUIRE(pre.header("Access-Control-Max-Age") == "600");
+
+  const Reply denied = c.send("OPTIONS", "/api/tasks", {},
+                              {{"Origin", "https://evil.example.com"}, {"Access-Control-Request-Method", "POST"}});
+  REQUIRE_FALSE(denied.has_header("Access-Control-Allow-Origin"));
+  REQUIRE_FALSE(denied.has_header("Access-Control-Allow-Methods"));
+  REQUIRE(c.send("OPTIONS", "/no/such/route", {}, {{"Origin", "http://localhost:3000"}}).status == 404);
+}
+
+TEST_CASE("CORS wildcard allows any origin but never with credentials", "[http][cors]") {
+  todo_server::HttpOptions o;
+  o.cors_origins = {"*"};
+  TestServer server(o);
+  Client c = server.client();
+  const Reply r = c.send("GET", "/health", {}, {{"Origin", "https://anywhere.example"}});
+  REQUIRE(r.header("Access-Control-Allow-Origin") == "*");
+  REQUIRE_FALSE(r.has_header("Access-Control-Allow-Credentials"));
+}
+
+TEST_CASE("without CORS_ORIGINS no CORS headers are sent", "[http][cors]") {
+  TestServer server;
+  Client c = server.client();
+  const Reply r = c.send("GET", "/health", {}, {{"Origin", "https://app.example.com"}});
+  REQUIRE_FALSE(r.has_header("Access-Control-Allow-Origin"));
+  REQUIRE_FALSE(r.has_header("Vary"));
+}

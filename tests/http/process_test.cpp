@@ -130,3 +130,40 @@ TEST_CASE("SIGTERM stops cleanly and a file database keeps its data across resta
     REQUIRE(p.wait() == 0);
   }
 }
+
+TEST_CASE("request logs: one JSON line per request with the request id, never the token", "[process][logs]") {
+  TempDir dir;
+  Process p(dir.path, {"--port", "0", "--database-url", "sqlite::memory:"}, {secret_env});
+  test::Client c(p.port());
+  const std::string tok = test::token_for("logger");
+  const test::Reply r = c.send("GET", "/api/tasks?q=secret-query-value", {},
+                               {{"Authorization", "Bearer " + tok}, {"X-Request-Id", "trace-42.a"}});
+  REQUIRE(r.status == 200);
+  REQUIRE(r.header("X-Request-Id") == "trace-42.a");
+  const test::Reply bad = c.send("GET", "/api/tasks", {}, {{"Authorization", "Bearer " + tok + "x"}});
+  REQUIRE(bad.status == 401);
+  p.signal(SIGTERM);
+  REQUIRE(p.wait() == 0);
+
+  const std::string err = p.err();
+  require_json_lines(err);
+  REQUIRE(err.find(tok) == std::string::npos);
+  REQUIRE(err.find(tok.substr(tok.rfind('.') + 1)) == std::string::npos);  // not even the signature
+  REQUIRE(err.find("secret-query-value") == std::string::npos);
+  std::istringstream lines(err);
+  bool found = false;
+  for (std::string line; std::getline(lines, line);) {
+    const json j = json::parse(line);
+    if (j.value("request_id", "") != "trace-42.a") continue;
+    found = true;
+    REQUIRE(j["msg"] == "request");
+    REQUIRE(j["level"] == "info");
+    REQUIRE(j["method"] == "GET");
+    REQUIRE(j["route"] == "/api/tasks");
+    REQUIRE(j["status"] == 200);
+    REQUIRE(j["user_id"] == "logger");
+    REQUIRE(j["duration_us"].is_number());
+    REQUIRE(j["time"].is_string());
+  }
+  REQUIRE(found);
+}

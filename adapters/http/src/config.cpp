@@ -51,6 +51,11 @@ constexpr Setting settings[] = {
      "403 (default) or 404: the answer for another user's task id"},
     {"db-pool-size", "DB_POOL_SIZE", nullptr,
      "PostgreSQL connections per server process (default 8)"},
+    {"cors-origins", "CORS_ORIGINS", nullptr,
+     "comma-separated origins allowed to call the API from browsers, e.g. https://app.example.com"},
+    {"docs-dir", "DOCS_DIR", nullptr,
+     "directory of the swagger-ui-dist npm package served at /docs (default: the one the project's "
+     "scripts install, when present)"},
     {"sqlite-synchronous", "SQLITE_SYNCHRONOUS", nullptr,
      "normal (default) or full: see docs/configuration.md for the durability each gives"},
 };
@@ -233,6 +238,24 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
   }
   if (auto v = get("db-pool-size"))
     c.db_pool_size = static_cast<std::size_t>(parse_int("DB_POOL_SIZE", *v, 1, 1000));
+  if (auto v = get("cors-origins")) {
+    std::size_t start = 0;
+    while (start <= v->size()) {
+      const std::size_t end = std::min(v->find(',', start), v->size());
+      const std::string origin = trim(v->substr(start, end - start));
+      if (!origin.empty()) {
+        const bool ok = origin == "*" || ((origin.rfind("http://", 0) == 0 || origin.rfind("https://", 0) == 0) &&
+                                          origin.find('/', origin.find("//") + 2) == std::string::npos);
+        if (!ok) throw ConfigError("CORS_ORIGINS: \"" + origin + "\" is not an origin like https://app.example.com");
+        c.http.cors_origins.push_back(origin);
+      }
+      start = end + 1;
+    }
+  }
+#ifdef TODO_DEFAULT_DOCS_DIR
+  c.http.docs_dir = TODO_DEFAULT_DOCS_DIR;
+#endif
+  if (auto v = get("docs-dir")) c.http.docs_dir = *v;
   if (auto v = get("sqlite-synchronous")) {
     if (*v != "normal" && *v != "full") throw ConfigError("SQLITE_SYNCHRONOUS must be normal or full");
     c.sqlite_synchronous = *v == "full" ? libtodo::SqliteSync::full : libtodo::SqliteSync::normal;

@@ -43,6 +43,11 @@ struct HttpOptions {
   std::chrono::seconds write_timeout{10};
   /// Answer 404 instead of 403 for another user's task (hides existence).
   bool foreign_task_not_found = false;
+  /// Origins allowed to call the API from a browser (CORS), exact matches;
+  /// "*" allows any origin, without credentials.
+  std::vector<std::string> cors_origins;
+  /// Directory of the swagger-ui-dist npm package for /docs; empty: /docs is 404.
+  std::string docs_dir;
 };
 
 struct ServerConfig {

@@ -16,6 +16,7 @@
 #include <libtodo/uuid.hpp>
 
 #include "http_util.hpp"
+#include "openapi.hpp"
 #include "task_json.hpp"
 
 namespace todo_server {
@@ -49,8 +50,11 @@ struct Route {
   bool accounts_only = false;  // exists only with AUTH_ACCOUNTS=on
 };
 
-constexpr std::array<Route, 17> routes{{
+constexpr std::array<Route, 20> routes{{
     {"/health", "GET, HEAD"},
+    {"/openapi.json", "GET, HEAD"},
+    {"/docs", "GET, HEAD"},
+    {"/docs/{file}", "GET, HEAD"},
     {"/api/auth/register", "POST", true},
     {"/api/auth/login", "POST", true},
     {"/api/auth/logout", "POST", true},
@@ -100,6 +104,12 @@ enum class Shape { token, user };
 
 }  // namespace
 
+std::vector<RouteInfo> route_table() {
+  std::vector<RouteInfo> out;
+  for (const Route& r : routes) out.push_back({std::string(r.name), r.allow, r.accounts_only});
+  return out;
+}
+
 struct Server::Impl {
   libtodo::TaskRepository& repo;
   const libtodo::TokenVerifier& verifier;
@@ -126,12 +136,13 @@ struct Server::Impl {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_default_headers({{"Cache-Control", "no-store"}});
 
-    http.set_pre_routing_handler([](const Request& req, Response& res) {
+    http.set_pre_routing_handler([this](const Request& req, Response& res) {
       request_state.start = std::chrono::steady_clock::now();
       request_state.route = nullptr;
       request_state.user_id.clear();
       const std::string given = req.get_header_value("X-Request-Id");
       res.set_header("X-Request-Id", valid_request_id(given) ? given : libtodo::new_uuid_v7());
+      add_cors_headers(req, res);  // on every answer, errors included
       return httplib::Server::HandlerResponse::Unhandled;
     });
 
@@ -182,6 +193,38 @@ struct Server::Impl {
                {"user_id", request_state.user_id.empty() ? LogValue(nullptr)
                                                          : LogValue(request_state.user_id)}});
     });
+  }
+
+  // CORS (Fetch standard): an allowed Origin is echoed, with credentials
+  // only for listed origins; never `*` with credentials.
+  void add_cors_headers(const Request& req, Response& res) const {
+    if (options.cors_origins.empty()) return;
+    res.set_header("Vary", "Origin");
+    const std::string origin = req.get_header_value("Origin");
+    if (origin.empty()) return;
+    const bool listed =
+        std::find(options.cors_origins.begin(), options.cors_origins.end(), origin) != options.cors_origins.end();
+    const bool any = std::find(options.cors_origins.begin(), options.cors_origins.end(), "*") != options.cors_origins.end();
+    if (!listed && !any) return;
+    res.set_header("Access-Control-Allow-Origin", listed ? origin : "*");
+    if (listed) res.set_header("Access-Control-Allow-Credentials", "true");
+    res.set_header("Access-Control-Expose-Headers", "Location, X-Request-Id, ETag, Retry-After");
+  }
+
+  // OPTIONS: the route's methods in Allow, and a CORS preflight answer when
+  // the origin is allowed (the Allow-Origin header comes from pre-routing).
+  void options_request(const Request& req, Response& res) {
+    const Route* r = match_route(req.path, accounts != nullptr);
+    if (r == nullptr) return send_error(res, 404, "not_found", "no such route");
+    const std::string allow = std::string(r->allow) + ", OPTIONS";
+    res.set_header("Allow", allow);
+    if (res.has_header("Access-Control-Allow-Origin") && req.has_header("Access-Control-Request-Method")) {
+      res.set_header("Access-Control-Allow-Methods", allow);
+      res.set_header("Access-Control-Allow-Headers",
+                     "Authorization, Content-Type, X-Request-Id, If-Match, If-None-Match, Idempotency-Key");
+      res.set_header("Access-Control-Max-Age", "600");
+    }
+    res.status = 204;
   }
 
   // Runs a route handler with the error mapping every route shares.
@@ -448,7 +491,30 @@ struct Server::Impl {
     http.Get("/health", [this](const Request& req, Response& res) {
       guarded(req, res, "/health", [&] { health(res); });
     });
+    http.Get("/openapi.json", [this](const Request& req, Response& res) {
+      guarded(req, res, "/openapi.json", [&] { set_json(res, 200, openapi_json(accounts != nullptr)); });
+    });
+    const auto docs = [this](const Request& req, Response& res) {
+      guarded(req, res, "/docs", [&] {
+        const std::string file = req.matches.size() > 1 ? req.matches[1].str() : std::string();
+        if (auto asset = docs_asset(file, options.docs_dir)) {
+          res.status = 200;
+          res.body = std::move(asset->body);
+          res.set_header("Content-Type", asset->content_type);
+          res.headers.erase("Cache-Control");
+          res.set_header("Cache-Control", "public, max-age=3600");
+          return;
+        }
+        send_error(res, 404, "not_found",
+                   options.docs_dir.empty() ? "the /docs page is not installed" : "no such file");
+      });
+    };
+    http.Get("/docs", docs);
+    http.Get("/docs/([A-Za-z0-9._-]+)", docs);
     if (accounts != nullptr) install_account_routes();
+    http.Options(".*", [this](const Request& req, Response& res) {
+      guarded(req, res, "OPTIONS", [&] { options_request(req, res); });
+    });
     for (const Shape shape : {Shape::token, Shape::user}) {
       const bool t = shape == Shape::token;
       const char* collection = t ? "/api/tasks" : "/api/{user_id}/tasks";

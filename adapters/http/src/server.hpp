@@ -3,6 +3,8 @@
 // TaskRepository and a TokenVerifier that main() builds and hands in.
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <libtodo/task_repository.hpp>
 #include <libtodo/token_verifier.hpp>
@@ -12,6 +14,17 @@
 #include "log.hpp"
 
 namespace todo_server {
+
+/// One route of the API, as the server routes it: the path template (e.g.
+/// "/api/tasks/{id}") and the methods it answers.
+struct RouteInfo {
+  std::string path;
+  std::string allow;  ///< "GET, HEAD, POST", as in a 405's Allow header
+  bool accounts_only = false;
+};
+
+/// Every route todo-server serves (for the OpenAPI consistency test).
+[[nodiscard]] std::vector<RouteInfo> route_table();
 
 /// Serves the REST API until stop(). The repository, verifier and logger must
 /// outlive the server. stop() may be called from any thread; the other
