@@ -159,4 +159,27 @@ std::vector<std::string> distinct_bulk_ids(const std::vector<std::string>& ids) 
   return out;
 }
 
+Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
+  Task t;
+  t.id = new_uuid_v7();
+  t.user_id = std::string(user_id);
+  t.title = std::move(d.title);
+  t.description = std::move(d.description);
+  t.completed = d.completed;
+  t.priority = d.priority;
+  t.tags = std::move(d.tags);
+  t.due_date = d.due_date;
+  t.recurrence = d.recurrence;
+  t.created_at = now;
+  t.updated_at = now;
+  t.version = 1;
+  return t;
+}
+
+void require_valid_user_id(std::string_view user_id) {
+  if (!is_valid_user_id(user_id))
+    throw ValidationError(std::vector<FieldError>{
+        {"user_id", "must be 1..255 bytes of UTF-8 text without control characters"}});
+}
+
 }  // namespace libtodo

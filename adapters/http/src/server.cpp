@@ -479,8 +479,12 @@ struct Server::Impl {
     const auto bind = [this](const char* route, Shape shape, Handler h) {
       return [this, route, shape, h](const Request& req, Response& res) {
         guarded(req, res, route, [&] {
-          // `/api/tasks...` is always the token shape: a user id of "tasks" is no user route.
-          if (shape == Shape::user && req.matches[1].str() == "tasks") {
+          // cpp-httplib picks the first pattern that matches the method and
+          // path; the route table decides which route a path really is
+          // (`/api/tasks/stats` is not a task id, `/api/tasks/...` is never a
+          // user id). When they differ, the error handler answers 404 or 405.
+          const Route* r = match_route(req.path, accounts != nullptr);
+          if (r == nullptr || r->name != route) {
             res.status = 404;
             return;
           }

@@ -145,8 +145,6 @@ const std::vector<Statement>& statements() {
 #undef TODO_TS
 #undef TODO_TAGS
 
-std::int64_t to_millis(Timestamp t) { return t.time_since_epoch().count(); }
-Timestamp from_millis(std::int64_t ms) { return Timestamp{std::chrono::milliseconds{ms}}; }
 
 // A nullable text parameter: libpqxx sends a null `const char*` as SQL NULL.
 class Param {
@@ -174,10 +172,10 @@ Task read_task(const pqxx::row& r) {
   t.completed = r[4].as<bool>();
   t.priority = static_cast<Priority>(std::clamp(r[5].as<int>(), 0, 2));
   t.tags = nlohmann::json::parse(r[6].c_str()).get<std::vector<std::string>>();
-  if (!r[7].is_null()) t.due_date = from_millis(r[7].as<std::int64_t>());
+  if (!r[7].is_null()) t.due_date = from_unix_ms(r[7].as<std::int64_t>());
   if (!r[8].is_null()) t.recurrence = parse_recurrence(r[8].as<std::string>());
-  t.created_at = from_millis(r[9].as<std::int64_t>());
-  t.updated_at = from_millis(r[10].as<std::int64_t>());
+  t.created_at = from_unix_ms(r[9].as<std::int64_t>());
+  t.updated_at = from_unix_ms(r[10].as<std::int64_t>());
   t.version = r[11].as<std::int64_t>();
   return t;
 }
@@ -357,30 +355,10 @@ struct PostgresTaskRepository::Impl {
   using BulkAction = std::function<std::size_t(pqxx::work&, const std::vector<std::string>&)>;
   BulkResult bulk(std::string_view user_id, const std::vector<std::string>& task_ids, const BulkAction& act);
 
-  static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
-    Task t;
-    t.id = new_uuid_v7();
-    t.user_id = std::string(user_id);
-    t.title = std::move(d.title);
-    t.description = std::move(d.description);
-    t.completed = d.completed;
-    t.priority = d.priority;
-    t.tags = std::move(d.tags);
-    t.due_date = d.due_date;
-    t.recurrence = d.recurrence;
-    t.created_at = now;
-    t.updated_at = now;
-    return t;
-  }
 };
 
 namespace {
 
-void require_user(std::string_view user_id) {
-  if (!is_valid_user_id(user_id))
-    throw ValidationError(std::vector<FieldError>{
-        {"user_id", "must be 1..255 bytes of UTF-8 text without control characters"}});
-}
 
 std::string text(std::string_view s) { return std::string(s); }
 
@@ -401,17 +379,17 @@ PoolStats PostgresTaskRepository::pool_stats() const {
 }
 
 Task PostgresTaskRepository::create(std::string_view user_id, TaskDraft draft) {
-  require_user(user_id);
+  require_valid_user_id(user_id);
   validate(draft);
-  Task t = Impl::new_task(user_id, std::move(draft), now_ms());
+  Task t = new_task(user_id, std::move(draft), now_ms());
   impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     const Param description = Param::from(t.description, [](const std::string& s) { return s; });
-    const Param due = Param::from(t.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); });
+    const Param due = Param::from(t.due_date, [](Timestamp d) { return std::to_string(to_unix_ms(d)); });
     const Param recurrence = Param::from(t.recurrence, [](Recurrence r) { return text(to_string(r)); });
     tx.exec_prepared("insert", t.id, t.user_id, t.title, description.get(), t.completed,
                      static_cast<int>(t.priority), tags_json(t.tags), due.get(), recurrence.get(),
-                     to_millis(t.created_at));
+                     to_unix_ms(t.created_at));
   });
   return t;
 }
@@ -455,8 +433,8 @@ ListingSql listing_sql(std::string_view user_id, const TaskQuery& q, const std::
     sql += " AND (strpos(lower(title), lower(" + needle + ")) > 0 OR strpos(lower(COALESCE(description, '')), lower(" +
            needle + ")) > 0)";
   }
-  if (q.due_after) sql += " AND due_date >= " + ts(out.add(std::to_string(to_millis(*q.due_after))));
-  if (q.due_before) sql += " AND due_date < " + ts(out.add(std::to_string(to_millis(*q.due_before))));
+  if (q.due_after) sql += " AND due_date >= " + ts(out.add(std::to_string(to_unix_ms(*q.due_after))));
+  if (q.due_before) sql += " AND due_date < " + ts(out.add(std::to_string(to_unix_ms(*q.due_before))));
 
   std::string col;
   switch (q.sort) {
@@ -530,7 +508,7 @@ struct UpdateParams {
     u.priority = Param::from(patch.priority, [](Priority p) { return std::to_string(static_cast<int>(p)); });
     u.tags = Param::from(patch.tags, tags_json);
     u.set_due = patch.due_date.has_value();
-    if (u.set_due) u.due = Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_millis(d)); });
+    if (u.set_due) u.due = Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_unix_ms(d)); });
     u.set_recurrence = patch.recurrence.has_value();
     if (u.set_recurrence) u.recurrence = Param::from(*patch.recurrence, [](Recurrence r) { return text(to_string(r)); });
     return u;
@@ -540,7 +518,7 @@ struct UpdateParams {
   pqxx::result run(pqxx::transaction_base& tx, std::string_view task_id, std::string_view user_id) const {
     return tx.exec_prepared("update", text(task_id), text(user_id), title.get(), set_description, description.get(),
                             completed.get(), priority.get(), tags.get(), set_due, due.get(), set_recurrence,
-                            recurrence.get(), to_millis(now_ms()), new_uuid_v7(), toggle);
+                            recurrence.get(), to_unix_ms(now_ms()), new_uuid_v7(), toggle);
   }
 };
 
@@ -623,7 +601,7 @@ BulkResult PostgresTaskRepository::Impl::bulk(std::string_view user_id, const st
 TaskStats PostgresTaskRepository::stats(std::string_view user_id, Timestamp now) {
   return impl_->run(true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    const pqxx::row r = tx.exec_prepared("stats", text(user_id), to_millis(now))[0];
+    const pqxx::row r = tx.exec_prepared("stats", text(user_id), to_unix_ms(now))[0];
     TaskStats s;
     s.total = r[0].as<std::size_t>();
     s.completed = r[1].as<std::size_t>();
@@ -668,7 +646,7 @@ User read_user(const pqxx::row& r) {
   u.id = r[0].as<std::string>();
   u.email = r[1].as<std::string>();
   if (!r[2].is_null()) u.name = r[2].as<std::string>();
-  u.created_at = from_millis(r[3].as<std::int64_t>());
+  u.created_at = from_unix_ms(r[3].as<std::int64_t>());
   return u;
 }
 
@@ -682,7 +660,7 @@ std::optional<User> PostgresTaskRepository::create_user(std::string_view email,
   return impl_->run(false, [&](pqxx::connection& c) -> std::optional<User> {
     pqxx::nontransaction tx(c);
     const pqxx::result r = tx.exec_prepared("insert_user", u.id, u.email, name_param.get(),
-                                            text(password_hash), to_millis(u.created_at));
+                                            text(password_hash), to_unix_ms(u.created_at));
     if (r.affected_rows() == 0) return std::nullopt;  // the email is taken
     return u;
   });
@@ -709,7 +687,7 @@ std::optional<User> PostgresTaskRepository::find_user(std::string_view user_id) 
 void PostgresTaskRepository::revoke_token(std::string_view jti, Timestamp expires_at) {
   impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    tx.exec_prepared("revoke", text(jti), to_millis(expires_at));
+    tx.exec_prepared("revoke", text(jti), to_unix_ms(expires_at));
   });
 }
 
@@ -723,7 +701,7 @@ bool PostgresTaskRepository::is_token_revoked(std::string_view jti) {
 void PostgresTaskRepository::purge_revocations(Timestamp now) {
   impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    tx.exec_prepared("purge", to_millis(now));
+    tx.exec_prepared("purge", to_unix_ms(now));
   });
 }
 

@@ -71,8 +71,6 @@ constexpr const char* task_columns =
     "id, user_id, title, description, completed, priority, tags, due_date, recurrence, "
     "created_at, updated_at, version";
 
-std::int64_t to_millis(Timestamp t) { return t.time_since_epoch().count(); }
-Timestamp from_millis(std::int64_t ms) { return Timestamp{std::chrono::milliseconds{ms}}; }
 
 std::string encode_tags(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
 
@@ -183,10 +181,10 @@ Task read_task(SQLite::Statement& s) {
   t.completed = s.getColumn(4).getInt() != 0;
   t.priority = static_cast<Priority>(std::clamp(s.getColumn(5).getInt(), 0, 2));
   t.tags = decode_tags(s.getColumn(6).getString());
-  if (!s.getColumn(7).isNull()) t.due_date = from_millis(s.getColumn(7).getInt64());
+  if (!s.getColumn(7).isNull()) t.due_date = from_unix_ms(s.getColumn(7).getInt64());
   if (!s.getColumn(8).isNull()) t.recurrence = parse_recurrence(s.getColumn(8).getString());
-  t.created_at = from_millis(s.getColumn(9).getInt64());
-  t.updated_at = from_millis(s.getColumn(10).getInt64());
+  t.created_at = from_unix_ms(s.getColumn(9).getInt64());
+  t.updated_at = from_unix_ms(s.getColumn(10).getInt64());
   t.version = s.getColumn(11).getInt64();
   return t;
 }
@@ -200,7 +198,7 @@ void bind_task(SQLite::Statement& s, const Task& t) {
   s.bind(5, t.completed ? 1 : 0);
   s.bind(6, static_cast<int>(t.priority));
   s.bind(7, encode_tags(t.tags));
-  bind_optional(s, 8, t.due_date, [](Timestamp d) { return to_millis(d); });
+  bind_optional(s, 8, t.due_date, [](Timestamp d) { return to_unix_ms(d); });
   bind_optional(s, 9, t.recurrence, [](Recurrence r) { return std::string(to_string(r)); });
 }
 
@@ -393,8 +391,8 @@ struct SqliteTaskRepository::Impl {
   static void insert(Connection& c, const Task& t) {
     Use q(c.insert);
     bind_task(*q, t);
-    q->bind(10, to_millis(t.created_at));
-    q->bind(11, to_millis(t.updated_at));
+    q->bind(10, to_unix_ms(t.created_at));
+    q->bind(11, to_unix_ms(t.updated_at));
     q->bind(12, t.version);
     q->exec();
   }
@@ -408,7 +406,7 @@ struct SqliteTaskRepository::Impl {
     {
       Use q(c.update);
       bind_task(*q, task);
-      q->bind(10, to_millis(task.updated_at));
+      q->bind(10, to_unix_ms(task.updated_at));
       q->bind(11, task.version);
       q->exec();
     }
@@ -419,33 +417,7 @@ struct SqliteTaskRepository::Impl {
     }
   }
 
-  static Task new_task(std::string_view user_id, TaskDraft&& d, Timestamp now) {
-    Task t;
-    t.id = new_uuid_v7();
-    t.user_id = std::string(user_id);
-    t.title = std::move(d.title);
-    t.description = std::move(d.description);
-    t.completed = d.completed;
-    t.priority = d.priority;
-    t.tags = std::move(d.tags);
-    t.due_date = d.due_date;
-    t.recurrence = d.recurrence;
-    t.created_at = now;
-    t.updated_at = now;
-    t.version = 1;
-    return t;
-  }
 };
-
-namespace {
-
-void require_user(std::string_view user_id) {
-  if (!is_valid_user_id(user_id))
-    throw ValidationError(std::vector<FieldError>{
-        {"user_id", "must be 1..255 bytes of UTF-8 text without control characters"}});
-}
-
-}  // namespace
 
 SqliteTaskRepository::SqliteTaskRepository(SqliteOptions options)
     : impl_(guarded([&] { return std::make_unique<Impl>(std::move(options)); })) {}
@@ -455,9 +427,9 @@ SqliteTaskRepository::~SqliteTaskRepository() = default;
 int SqliteTaskRepository::schema_version() const { return impl_->version; }
 
 Task SqliteTaskRepository::create(std::string_view user_id, TaskDraft draft) {
-  require_user(user_id);
+  require_valid_user_id(user_id);
   validate(draft);
-  Task task = Impl::new_task(user_id, std::move(draft), now_ms());
+  Task task = new_task(user_id, std::move(draft), now_ms());
   guarded([&] {
     std::lock_guard lock(impl_->write_mutex);
     Impl::insert(*impl_->writer, task);
@@ -511,11 +483,11 @@ ListingSql listing_sql(std::string_view user_id, const TaskQuery& q, const std::
   }
   if (q.due_after) {
     sql += " AND due_date >= ?";
-    b.emplace_back(to_millis(*q.due_after));
+    b.emplace_back(to_unix_ms(*q.due_after));
   }
   if (q.due_before) {
     sql += " AND due_date < ?";
-    b.emplace_back(to_millis(*q.due_before));
+    b.emplace_back(to_unix_ms(*q.due_before));
   }
   const char* column = "created_at";
   switch (q.sort) {
@@ -664,7 +636,7 @@ TaskStats SqliteTaskRepository::stats(std::string_view user_id, Timestamp now) {
     Impl::ReadLease c(*impl_);
     Use q(c->stats);
     bind_text(*q, 1, user_id);
-    q->bind(2, to_millis(now));
+    q->bind(2, to_unix_ms(now));
     q->executeStep();
     const auto n = [&](int i) { return static_cast<std::size_t>(q->getColumn(i).getInt64()); };
     TaskStats s;
@@ -716,7 +688,7 @@ User read_user(SQLite::Statement& s) {
   u.id = s.getColumn(0).getString();
   u.email = s.getColumn(1).getString();
   if (!s.getColumn(2).isNull()) u.name = s.getColumn(2).getString();
-  u.created_at = from_millis(s.getColumn(3).getInt64());
+  u.created_at = from_unix_ms(s.getColumn(3).getInt64());
   return u;
 }
 
@@ -733,7 +705,7 @@ std::optional<User> SqliteTaskRepository::create_user(std::string_view email,
     bind_text(*q, 2, u.email);
     bind_optional(*q, 3, u.name, [](const std::string& n) { return n; });
     bind_text(*q, 4, password_hash);
-    q->bind(5, to_millis(u.created_at));
+    q->bind(5, to_unix_ms(u.created_at));
     if (q->exec() == 0) return std::nullopt;  // the email is taken
     return u;
   });
@@ -764,7 +736,7 @@ void SqliteTaskRepository::revoke_token(std::string_view jti, Timestamp expires_
     std::lock_guard lock(impl_->write_mutex);
     Use q(impl_->writer->revoke);
     bind_text(*q, 1, jti);
-    q->bind(2, to_millis(expires_at));
+    q->bind(2, to_unix_ms(expires_at));
     q->exec();
   });
 }
@@ -774,7 +746,7 @@ bool SqliteTaskRepository::is_token_revoked(std::string_view jti) {
     Impl::ReadLease c(*impl_);
     Use q(c->revoked);
     bind_text(*q, 1, jti);
-    q->bind(2, to_millis(now_ms()));
+    q->bind(2, to_unix_ms(now_ms()));
     return q->executeStep();
   });
 }
@@ -783,7 +755,7 @@ void SqliteTaskRepository::purge_revocations(Timestamp now) {
   guarded([&] {
     std::lock_guard lock(impl_->write_mutex);
     Use q(impl_->writer->purge);
-    q->bind(1, to_millis(now));
+    q->bind(1, to_unix_ms(now));
     q->exec();
   });
 }

@@ -104,6 +104,13 @@ struct TaskStats {
 /// Largest number of ids one bulk call accepts.
 inline constexpr std::size_t max_bulk_ids = 1000;
 
+/// A new task of `user_id` from a validated draft: a fresh UUIDv7, both
+/// timestamps `now`, version 1. For backends.
+[[nodiscard]] Task new_task(std::string_view user_id, TaskDraft&& draft, Timestamp now);
+
+/// Throws ValidationError unless is_valid_user_id(user_id). For backends.
+void require_valid_user_id(std::string_view user_id);
+
 /// Who owns a task id, as far as a given user may know.
 enum class Ownership {
   none,        ///< no task has this id

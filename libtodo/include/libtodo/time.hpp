@@ -3,6 +3,7 @@
 // their RFC 3339 text form.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,12 @@ namespace libtodo {
 
 /// A UTC instant with millisecond precision.
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// Milliseconds since the Unix epoch, and back: how the backends store instants.
+[[nodiscard]] constexpr std::int64_t to_unix_ms(Timestamp t) noexcept { return t.time_since_epoch().count(); }
+[[nodiscard]] constexpr Timestamp from_unix_ms(std::int64_t ms) noexcept {
+  return Timestamp{std::chrono::milliseconds{ms}};
+}
 
 /// The current time, truncated to milliseconds.
 [[nodiscard]] Timestamp now_ms() noexcept;
