@@ -7,7 +7,8 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
             libsqlitecpp-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libssl-dev
             libpqxx-dev libpq-dev libsodium-dev)
 # postgresql: the tests start a real server of their own (never the system's cluster).
-test_pkgs=(catch2 curl postgresql python3)
+# chromium: the browser test of the /docs page (headless).
+test_pkgs=(catch2 curl postgresql python3 chromium)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then want+=("${test_pkgs[@]}"); fi

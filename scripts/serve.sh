@@ -10,6 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh runtime
+# The /docs page's assets (swagger-ui-dist, pinned in the lockfile). Optional:
+# without them the server runs and /docs answers 404.
+if command -v npm >/dev/null; then
+  npm ci --prefix adapters/http/docs-ui --ignore-scripts --no-audit --no-fund --loglevel=error ||
+    echo "serve.sh: warning: could not install the /docs assets; /docs will answer 404" >&2
+else
+  echo "serve.sh: warning: npm is not installed; /docs will answer 404" >&2
+fi
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DTODO_BUILD_TESTS=OFF -DTODO_BUILD_EXAMPLES=OFF
 cmake --build build/release -j"$(nproc)" --target todo-server
 

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh test
+# The /docs page's assets (swagger-ui-dist, pinned in the lockfile): the docs tests need them.
+npm ci --prefix adapters/http/docs-ui --ignore-scripts --no-audit --no-fund --loglevel=error
 jobs=$(nproc)
 
 run_suite() {  # name, extra cmake args...

@@ -804,3 +804,4 @@ TEMPLATE_LIST_TEST_CASE("contract: ping", "[contract]", ContractBackends) {
   repo->create("alice", draft("t"));
   CHECK_NOTHROW(repo->ping());
 }
+#include "contract/query_contract.hpp"

@@ -576,22 +576,19 @@ BulkResult PostgresTaskRepository::remove_all(std::string_view user_id, const st
 BulkResult PostgresTaskRepository::Impl::bulk(std::string_view user_id, const std::vector<std::string>& task_ids,
                                               const BulkAction& act) {
   const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
-  BulkResult result;
   std::vector<std::string> valid;
-  for (const std::string& id : ids) (is_canonical_uuid(id) ? valid : result.missing).push_back(id);
-  if (!result.missing.empty()) return result;
+  for (const std::string& id : ids)
+    if (is_canonical_uuid(id)) valid.push_back(id);
   return run(false, [&](pqxx::connection& c) {
     pqxx::work tx(c);
     // Lock every row first: all exist and stay until commit, or nothing happens.
     const pqxx::result found = tx.exec_prepared("lock_many", text(user_id), uuid_array(valid));
+    std::vector<std::string> present;
+    for (const pqxx::row& row : found) present.push_back(row[0].as<std::string>());
     BulkResult r;
-    if (found.size() != valid.size()) {
-      std::vector<std::string> present;
-      for (const pqxx::row& row : found) present.push_back(row[0].as<std::string>());
-      for (const std::string& id : valid)
-        if (std::find(present.begin(), present.end(), id) == present.end()) r.missing.push_back(id);
-      return r;  // the transaction is aborted unused
-    }
+    for (const std::string& id : ids)  // in request order, malformed ids included
+      if (std::find(present.begin(), present.end(), id) == present.end()) r.missing.push_back(id);
+    if (!r.missing.empty()) return r;  // the transaction is aborted unused
     r.affected = act(tx, valid);
     tx.commit();
     return r;
