@@ -41,6 +41,8 @@ trap 'exit 130' INT TERM
 
 # PORT=0: the server takes a free port and logs it ("listening" line).
 log="$artifacts/docs-server.log"
+rm -f "$log"  # a previous run's port must not be read before this server writes its own
+: >"$log"
 DATABASE_URL=sqlite::memory: \
 BETTER_AUTH_SECRET=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') \
 DOCS_DIR="$docs_dir" HOST=127.0.0.1 PORT=0 LOG_LEVEL=info \
@@ -49,7 +51,7 @@ server_pid=$!
 
 port=""
 for _ in $(seq 100); do
-  port=$(grep -o '"port":[0-9]*' "$log" 2>/dev/null | head -1 | cut -d: -f2 || true)
+  port=$(grep '"msg":"listening"' "$log" 2>/dev/null | grep -o '"port":[0-9]*' | head -1 | cut -d: -f2 || true)
   [ -n "$port" ] && break
   kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; fail "todo-server exited at start"; }
   sleep 0.1

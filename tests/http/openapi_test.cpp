@@ -430,7 +430,8 @@ TEST_CASE("/docs serves Swagger UI from the installed package") {
   }
 
   // Every file the document names is served.
-  for (const auto& file : document(false).at("components").at("parameters").at("file").at("schema").at("enum")) {
+  const json doc = document(false);  // kept alive: the loop walks into it
+  for (const auto& file : doc.at("components").at("parameters").at("file").at("schema").at("enum")) {
     INFO(file);
     CHECK(c.send("GET", "/docs/" + file.get<std::string>()).status == 200);
   }
