@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -219,6 +220,25 @@ struct PostgresTaskRepository::Impl {
   std::size_t open = 0;
   std::size_t waiting = 0;
   std::size_t discarded = 0;
+  // Listing statements prepared on each connection, by SQL text. Guarded by
+  // `mutex`; a connection's entry goes with the connection.
+  std::unordered_map<const pqxx::connection*, std::unordered_map<std::string, std::string>> listings;
+  std::size_t listing_names = 0;
+
+  // The name of `sql` prepared on `c`, preparing it on first use.
+  std::string listing_statement(pqxx::connection& c, const std::string& sql) {
+    std::string name;
+    {
+      std::lock_guard lock(mutex);
+      auto& prepared = listings[&c];
+      if (auto it = prepared.find(sql); it != prepared.end()) return it->second;
+      if (prepared.size() >= 128) return {};  // an unusual spread of shapes: run unprepared
+      name = "list_" + std::to_string(++listing_names);
+      prepared.emplace(sql, name);
+    }
+    c.prepare(name, sql);
+    return name;
+  }
 
   explicit Impl(PostgresOptions o) : options(std::move(o)) {
     if (options.pool_size == 0) options.pool_size = 1;
@@ -263,6 +283,7 @@ struct PostgresTaskRepository::Impl {
           --waiting;
           return c;
         }
+        listings.erase(c.get());
         --open;
         ++discarded;
       }
@@ -290,6 +311,7 @@ struct PostgresTaskRepository::Impl {
     {
       std::lock_guard lock(mutex);
       if (broken || !c) {
+        listings.erase(c.get());
         --open;
         ++discarded;
       } else {
@@ -479,8 +501,12 @@ TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery&
   const auto after = query.cursor ? PageCursor::decode(*query.cursor) : std::nullopt;
   const ListingSql listing = listing_sql(user_id, query, after);
   return impl_->run(true, [&](pqxx::connection& c) {
+    // Each combination of filters is prepared once per connection.
+    const std::string statement = impl_->listing_statement(c, listing.sql);
     pqxx::nontransaction tx(c);
-    const pqxx::result r = tx.exec_params(listing.sql, pqxx::prepare::make_dynamic_params(listing.params));
+    const auto params = pqxx::prepare::make_dynamic_params(listing.params);
+    const pqxx::result r =
+        statement.empty() ? tx.exec_params(listing.sql, params) : tx.exec_prepared(statement, params);
     TaskPage page;
     page.tasks.reserve(r.size());
     for (const pqxx::row& row : r) page.tasks.push_back(read_task(row));
