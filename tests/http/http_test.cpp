@@ -16,43 +16,10 @@ using test::Reply;
 using test::TestServer;
 using test::token_for;
 
-namespace {
-
-// The two route shapes of SPEC §3 for one user.
-struct Shape {
-  bool user_shape;
-  std::string user;
-  [[nodiscard]] std::string tasks() const {
-    return user_shape ? "/api/" + user + "/tasks" : std::string("/api/tasks");
-  }
-  [[nodiscard]] std::string task(const std::string& id) const { return tasks() + "/" + id; }
-};
-
-Shape any_shape(const std::string& user) {
-  const bool user_shape = GENERATE(false, true);
-  return Shape{user_shape, user};
-}
-
-void require_error_shape(const Reply& r, int status, const std::string& code) {
-  INFO(r.body);
-  REQUIRE(r.status == status);
-  REQUIRE(r.header("Content-Type") == "application/json");
-  const json j = r.json();
-  REQUIRE(j["error"]["code"] == code);
-  REQUIRE(j["error"]["message"].is_string());
-  REQUIRE(j["error"]["details"].is_array());
-  REQUIRE(j["detail"] == j["error"]["message"]);
-  REQUIRE_FALSE(r.header("X-Request-Id").empty());
-}
-
-std::string create(Client& c, const std::string& token, const Shape& s, const json& body) {
-  const Reply r = c.as(token, "POST", s.tasks(), body.dump());
-  INFO(r.body);
-  REQUIRE(r.status == 201);
-  return r.json()["id"];
-}
-
-}  // namespace
+using test::any_shape;
+using test::create_task;
+using test::require_error_shape;
+using test::Shape;
 
 TEST_CASE("health answers without a token", "[http]") {
   TestServer server;
@@ -91,7 +58,7 @@ TEST_CASE("create, read, list, replace, patch and delete in both route shapes", 
   REQUIRE(got.status == 200);
   REQUIRE(got.json() == t);
 
-  create(c, tok, s, {{"title", "second"}});
+  create_task(c, tok, s, {{"title", "second"}});
   const Reply listed = c.as(tok, "GET", s.tasks());
   REQUIRE(listed.status == 200);
   const json l = listed.json();
@@ -139,7 +106,7 @@ TEST_CASE("completing a recurring task over HTTP creates the next occurrence", "
   Client c = server.client();
   const Shape s = any_shape("rita");
   const std::string tok = token_for("rita");
-  const std::string id = create(c, tok, s,
+  const std::string id = create_task(c, tok, s,
                                 {{"title", "rent"}, {"due_date", "2027-01-31T09:00:00Z"}, {"recurrence", "monthly"}});
   REQUIRE(c.as(tok, "PATCH", s.task(id), R"({"status":"completed"})").status == 200);
   const json tasks = c.as(tok, "GET", s.tasks()).json()["tasks"];
@@ -197,7 +164,7 @@ TEST_CASE("403 when the path's user id is not the token's subject", "[http]") {
   TestServer server;
   Client c = server.client();
   const std::string tok = token_for("alice");
-  const std::string id = create(c, tok, Shape{false, "alice"}, {{"title", "mine"}});
+  const std::string id = create_task(c, tok, Shape{false, "alice"}, {{"title", "mine"}});
   require_error_shape(c.as(tok, "GET", "/api/bob/tasks"), 403, "forbidden");
   require_error_shape(c.as(tok, "POST", "/api/bob/tasks", R"({"title":"x"})"), 403, "forbidden");
   require_error_shape(c.as(tok, "GET", "/api/bob/tasks/" + id), 403, "forbidden");
@@ -214,7 +181,7 @@ TEST_CASE("users are isolated: another user's task can be neither read, listed, 
   const Shape s = any_shape("bob");
   const std::string alice = token_for("alice");
   const std::string bob = token_for("bob");
-  const std::string id = create(c, alice, Shape{false, "alice"},
+  const std::string id = create_task(c, alice, Shape{false, "alice"},
                                 {{"title", "alice's secret"}, {"description", "private"}});
 
   REQUIRE(c.as(bob, "GET", s.tasks()).json()["tasks"].empty());
@@ -237,7 +204,7 @@ TEST_CASE("foreign tasks answer 404 when the server is set to hide them", "[http
   o.foreign_task_not_found = true;
   TestServer server(o);
   Client c = server.client();
-  const std::string id = create(c, token_for("alice"), Shape{false, "alice"}, {{"title", "hidden"}});
+  const std::string id = create_task(c, token_for("alice"), Shape{false, "alice"}, {{"title", "hidden"}});
   require_error_shape(c.as(token_for("bob"), "GET", "/api/tasks/" + id), 404, "not_found");
   require_error_shape(c.as(token_for("bob"), "DELETE", "/api/tasks/" + id), 404, "not_found");
   REQUIRE(c.as(token_for("alice"), "GET", "/api/tasks/" + id).status == 200);
@@ -283,7 +250,7 @@ TEST_CASE("400 for bodies that are not JSON objects", "[http]") {
   Client c = server.client();
   const Shape s = any_shape("alice");
   const std::string tok = token_for("alice");
-  const std::string id = create(c, tok, s, {{"title", "x"}});
+  const std::string id = create_task(c, tok, s, {{"title", "x"}});
   for (const std::string body : {"", "{", "[1,2]", "\"title\"", "42", "null", "{\"title\":\"\xff\"}"}) {
     INFO(body);
     require_error_shape(c.as(tok, "POST", s.tasks(), body), 400, "invalid_json");
@@ -333,7 +300,7 @@ TEST_CASE("422 lists every failing field", "[http]") {
   require_error_shape(c.as(tok, "POST", s.tasks(), R"({"title":5})"), 422, "validation_error");
   require_error_shape(c.as(tok, "POST", s.tasks(), R"({"title":"x","completed":true,"status":"pending"})"),
                       422, "validation_error");
-  const std::string id = create(c, tok, s, {{"title", "x"}});
+  const std::string id = create_task(c, tok, s, {{"title", "x"}});
   require_error_shape(c.as(tok, "PATCH", s.task(id), R"({"title":null})"), 422, "validation_error");
   require_error_shape(c.as(tok, "PUT", s.task(id), R"({"description":"no title"})"), 422, "validation_error");
   REQUIRE(c.as(tok, "GET", s.task(id)).json()["title"] == "x");

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include <catch2/catch.hpp>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -94,6 +95,45 @@ class Client {
  private:
   httplib::Client cli_;
 };
+
+/// The two route shapes of SPEC §3 for one user.
+struct Shape {
+  bool user_shape;
+  std::string user;
+  [[nodiscard]] std::string tasks() const {
+    return user_shape ? "/api/" + user + "/tasks" : std::string("/api/tasks");
+  }
+  [[nodiscard]] std::string task(const std::string& id) const { return tasks() + "/" + id; }
+  /// The route template, as the route table and the logs name it.
+  [[nodiscard]] std::string name() const { return user_shape ? "/api/{user_id}/tasks" : "/api/tasks"; }
+};
+
+/// Both shapes: the calling test case runs once for each (Catch2 GENERATE).
+inline Shape any_shape(const std::string& user) {
+  const bool user_shape = GENERATE(false, true);
+  return Shape{user_shape, user};
+}
+
+/// The one error body of SPEC §3, with the expected status and code.
+inline void require_error_shape(const Reply& r, int status, const std::string& code) {
+  INFO(r.body);
+  REQUIRE(r.status == status);
+  REQUIRE(r.header("Content-Type") == "application/json");
+  const nlohmann::json j = r.json();
+  REQUIRE(j["error"]["code"] == code);
+  REQUIRE(j["error"]["message"].is_string());
+  REQUIRE(j["error"]["details"].is_array());
+  REQUIRE(j["detail"] == j["error"]["message"]);
+  REQUIRE_FALSE(r.header("X-Request-Id").empty());
+}
+
+/// Creates a task (201 required) and returns its id.
+inline std::string create_task(Client& c, const std::string& token, const Shape& s, const nlohmann::json& body) {
+  const Reply r = c.as(token, "POST", s.tasks(), body.dump());
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  return r.json()["id"];
+}
 
 // A server with its own repository (SQLite :memory: unless given) running on a thread.
 class TestServer {
