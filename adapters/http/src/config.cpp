@@ -41,12 +41,20 @@ constexpr Setting settings[] = {
     {"host", "HOST", nullptr, "listen address (default 127.0.0.1)"},
     {"port", "PORT", nullptr, "listen port, 0 for any free port (default 8000)"},
     {"log-level", "LOG_LEVEL", nullptr, "debug, info, warn or error (default info)"},
-    {"threads", "HTTP_THREADS", nullptr, "request handler threads = connections served at once (default 64)"},
+    {"threads", "HTTP_THREADS", nullptr,
+     "event loops = requests handled at once; open connections cost no thread (default 8)"},
+    {"max-connections", "MAX_CONNECTIONS", nullptr,
+     "open connections beyond this are answered 503 and closed (default 10000, capped by the fd limit)"},
     {"max-body-bytes", "MAX_BODY_BYTES", nullptr, "largest accepted request body (default 65536)"},
     {"keep-alive-timeout", "KEEP_ALIVE_TIMEOUT", nullptr,
      "seconds an idle keep-alive connection is kept (default 5)"},
-    {"keep-alive-max", "KEEP_ALIVE_MAX", nullptr, "requests per connection before it is closed (default 100)"},
-    {"read-timeout", "READ_TIMEOUT", nullptr, "seconds to wait for request bytes (default 10)"},
+    {"keep-alive-max", "KEEP_ALIVE_MAX", nullptr, "requests per connection before it is closed (default 10000)"},
+    {"max-header-bytes", "MAX_HEADER_BYTES", nullptr, "largest request line + headers, 431 beyond (default 16384)"},
+    {"header-timeout", "HEADER_TIMEOUT", nullptr,
+     "seconds from a request's first byte to the end of its headers, 408 after (default 10)"},
+    {"body-timeout", "BODY_TIMEOUT", nullptr, "seconds to receive a request body after its headers (default 10)"},
+    {"write-timeout", "WRITE_TIMEOUT", nullptr,
+     "seconds a client may take to read a response before it is disconnected (default 10)"},
     {"foreign-task-status", "FOREIGN_TASK_STATUS", nullptr,
      "403 (default) or 404: the answer for another user's task id"},
     {"db-pool-size", "DB_POOL_SIZE", nullptr,
@@ -223,15 +231,23 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
     if (!level) throw ConfigError("LOG_LEVEL must be debug, info, warn or error, got \"" + *v + "\"");
     c.log_level = *level;
   }
-  if (auto v = get("threads")) c.http.threads = static_cast<std::size_t>(parse_int("HTTP_THREADS", *v, 1, 1024));
+  if (auto v = get("threads")) c.http.threads = static_cast<std::size_t>(parse_int("HTTP_THREADS", *v, 1, 256));
+  if (auto v = get("max-connections"))
+    c.http.max_connections = static_cast<std::size_t>(parse_int("MAX_CONNECTIONS", *v, 1, 1000000));
+  if (auto v = get("max-header-bytes"))
+    c.http.max_header_bytes = static_cast<std::size_t>(parse_int("MAX_HEADER_BYTES", *v, 1024, 1 << 20));
   if (auto v = get("max-body-bytes"))
     c.http.max_body_bytes = static_cast<std::size_t>(parse_int("MAX_BODY_BYTES", *v, 1024, 64LL << 20));
   if (auto v = get("keep-alive-timeout"))
     c.http.keep_alive_timeout = std::chrono::seconds{parse_int("KEEP_ALIVE_TIMEOUT", *v, 1, 3600)};
+  if (auto v = get("header-timeout"))
+    c.http.header_timeout = std::chrono::seconds{parse_int("HEADER_TIMEOUT", *v, 1, 3600)};
+  if (auto v = get("body-timeout"))
+    c.http.body_timeout = std::chrono::seconds{parse_int("BODY_TIMEOUT", *v, 1, 3600)};
+  if (auto v = get("write-timeout"))
+    c.http.write_timeout = std::chrono::seconds{parse_int("WRITE_TIMEOUT", *v, 1, 3600)};
   if (auto v = get("keep-alive-max"))
     c.http.keep_alive_max_requests = static_cast<std::size_t>(parse_int("KEEP_ALIVE_MAX", *v, 1, 1000000));
-  if (auto v = get("read-timeout"))
-    c.http.read_timeout = std::chrono::seconds{parse_int("READ_TIMEOUT", *v, 1, 3600)};
   if (auto v = get("foreign-task-status")) {
     if (*v != "403" && *v != "404") throw ConfigError("FOREIGN_TASK_STATUS must be 403 or 404");
     c.http.foreign_task_not_found = *v == "404";

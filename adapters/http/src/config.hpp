@@ -32,15 +32,23 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
   std::size_t max_body_bytes = 64 * 1024;
-  /// Request handler threads. cpp-httplib gives each open connection a thread
-  /// for its whole life, so this bounds the keep-alive connections served at
-  /// once; connections beyond it wait in the queue (see docs/design.md).
-  std::size_t threads = 64;
+  /// Event loops; each runs its connections' handlers, so this is also how
+  /// many requests are handled at once. Open connections cost no thread.
+  std::size_t threads = 8;
+  /// Connections beyond this are answered 503 and closed at once.
+  std::size_t max_connections = 10000;
   int listen_backlog = 1024;
-  std::size_t keep_alive_max_requests = 100;
-  std::chrono::seconds keep_alive_timeout{5};
-  std::chrono::seconds read_timeout{10};
-  std::chrono::seconds write_timeout{10};
+  std::size_t max_request_line = 8192;   ///< 414 beyond
+  std::size_t max_header_bytes = 16384;  ///< request line + headers, 431 beyond
+  std::size_t keep_alive_max_requests = 10000;
+  /// An idle connection (no request in progress) is closed after this.
+  std::chrono::milliseconds keep_alive_timeout{5000};
+  /// A request's headers must arrive within this of its first byte (408).
+  std::chrono::milliseconds header_timeout{10000};
+  /// Its body within this of the end of the headers (408).
+  std::chrono::milliseconds body_timeout{10000};
+  /// A client that does not read its response within this is disconnected.
+  std::chrono::milliseconds write_timeout{10000};
   /// Answer 404 instead of 403 for another user's task (hides existence).
   bool foreign_task_not_found = false;
   /// Origins allowed to call the API from a browser (CORS), exact matches;

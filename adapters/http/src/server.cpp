@@ -16,6 +16,7 @@
 #include <libtodo/uuid.hpp>
 
 #include "http_util.hpp"
+#include "front.hpp"
 #include "openapi.hpp"
 #include "task_json.hpp"
 
@@ -26,12 +27,32 @@ using httplib::Request;
 using httplib::Response;
 using libtodo::FieldError;
 
-// cpp-httplib compiles a listen backlog of 5 into its .so; a burst of
-// connections overflows that queue. Linux lets a second listen() raise it.
-class Listener : public httplib::Server {
+// cpp-httplib's parser, router and handlers, driven by the Front's event
+// loops one complete request at a time (its own sockets and threads unused).
+class Engine : public httplib::Server {
  public:
-  bool raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+  bool handle(httplib::Stream& stream, bool close, bool& closed) {
+    return process_request(stream, close, closed, nullptr);
+  }
 };
+
+FrontOptions front_options(const HttpOptions& o) {
+  FrontOptions f;
+  f.host = o.host;
+  f.port = o.port;
+  f.threads = o.threads;
+  f.max_connections = o.max_connections;
+  f.listen_backlog = o.listen_backlog;
+  f.max_request_line = o.max_request_line;
+  f.max_header_bytes = o.max_header_bytes;
+  f.max_body_bytes = o.max_body_bytes;
+  f.keep_alive_max_requests = o.keep_alive_max_requests;
+  f.idle_timeout = o.keep_alive_timeout;
+  f.header_timeout = o.header_timeout;
+  f.body_timeout = o.body_timeout;
+  f.write_timeout = o.write_timeout;
+  return f;
+}
 
 // Per-request facts the access log needs. cpp-httplib runs a request's
 // pre-routing handler, route handler and logger on one thread.
@@ -116,24 +137,28 @@ struct Server::Impl {
   const Logger& log;
   HttpOptions options;
   Accounts* accounts;
-  Listener http;
+  Engine http;
+  Front front;
 
   Impl(libtodo::TaskRepository& r, const libtodo::TokenVerifier& v, const Logger& l, HttpOptions o,
        Accounts* a)
-      : repo(r), verifier(v), log(l), options(std::move(o)), accounts(a) {
+      : repo(r),
+        verifier(v),
+        log(l),
+        options(std::move(o)),
+        accounts(a),
+        front(front_options(options), [this](httplib::Stream& stream, bool close, bool& closed) {
+          return http.handle(stream, close, closed);
+        }) {
     configure();
     install_routes();
   }
 
   void configure() {
-    http.set_tcp_nodelay(true);
     http.set_payload_max_length(options.max_body_bytes);
+    // Only for the Keep-Alive response header: the Front enforces both.
     http.set_keep_alive_max_count(options.keep_alive_max_requests);
-    http.set_keep_alive_timeout(options.keep_alive_timeout.count());
-    http.set_read_timeout(options.read_timeout.count(), 0);
-    http.set_write_timeout(options.write_timeout.count(), 0);
-    const std::size_t threads = options.threads;
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_keep_alive_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.keep_alive_timeout).count());
     http.set_default_headers({{"Cache-Control", "no-store"}});
 
     http.set_pre_routing_handler([this](const Request& req, Response& res) {
@@ -573,26 +598,14 @@ Server::Server(libtodo::TaskRepository& repository, const libtodo::TokenVerifier
 
 Server::~Server() = default;
 
-int Server::bind() {
-  auto& o = impl_->options;
-  int port = o.port;
-  if (port == 0) {
-    port = impl_->http.bind_to_any_port(o.host);
-    if (port < 0) throw libtodo::ConfigError("cannot listen on " + o.host + ": no free port");
-  } else if (!impl_->http.bind_to_port(o.host, port)) {
-    throw libtodo::ConfigError("cannot listen on " + o.host + ":" + std::to_string(port) +
-                               " (address in use or not available)");
-  }
-  if (!impl_->http.raise_backlog(o.listen_backlog))
-    impl_->log.log(LogLevel::warn, "could not raise the listen backlog");
-  o.port = port;
-  return port;
-}
+int Server::bind() { return impl_->options.port = impl_->front.bind(); }
 
-void Server::run() { impl_->http.listen_after_bind(); }
+void Server::run() { impl_->front.run(); }
 
-void Server::stop() { impl_->http.stop(); }
+void Server::stop() { impl_->front.stop(); }
 
-bool Server::is_running() const { return impl_->http.is_running(); }
+bool Server::is_running() const { return impl_->front.is_running(); }
+
+FrontStats Server::connection_stats() const { return impl_->front.stats(); }
 
 }  // namespace todo_server

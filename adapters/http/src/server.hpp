@@ -11,6 +11,7 @@
 
 #include "accounts.hpp"
 #include "config.hpp"
+#include "front.hpp"
 #include "log.hpp"
 
 namespace todo_server {
@@ -47,6 +48,8 @@ class Server {
   /// Stops accepting and makes run() return. Thread-safe.
   void stop();
   [[nodiscard]] bool is_running() const;
+  /// Counters of the connection layer.
+  [[nodiscard]] FrontStats connection_stats() const;
 
  private:
   struct Impl;
