@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages libtodo needs to build, test and benchmark.
-# Usage: scripts/install-deps.sh [runtime|test]   (default: test = everything)
+# Usage: scripts/install-deps.sh [runtime|test|bench]   (default: test)
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config ca-certificates
@@ -10,8 +10,12 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
 # chromium: the browser test of the /docs page (headless).
 test_pkgs=(catch2 curl postgresql python3 chromium)
 
+# bench/run.sh: wrk drives the load; prepare.py mints tokens with openssl.
+bench_pkgs=(wrk python3 openssl postgresql procps)
+
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then want+=("${test_pkgs[@]}"); fi
+if [ "${1:-test}" = bench ]; then want+=("${bench_pkgs[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -304,8 +305,15 @@ std::string error_response(int status, std::string_view message) {
 // One request, already complete in memory, as cpp-httplib's Stream.
 class MemoryStream final : public httplib::Stream {
  public:
-  MemoryStream(std::string_view in, std::string& out, int fd, const std::string& peer_ip, int peer_port)
-      : in_(in), out_(out), fd_(fd), peer_ip_(peer_ip), peer_port_(peer_port) {}
+  MemoryStream(std::string_view in, std::string& out, int fd, const std::string& peer_ip, int peer_port,
+               const std::string& local_ip, int local_port)
+      : in_(in),
+        out_(out),
+        fd_(fd),
+        peer_ip_(peer_ip),
+        peer_port_(peer_port),
+        local_ip_(local_ip),
+        local_port_(local_port) {}
 
   bool is_readable() const override { return pos_ < in_.size(); }
   bool is_writable() const override { return true; }
@@ -324,18 +332,8 @@ class MemoryStream final : public httplib::Stream {
     port = peer_port_;
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    ip.clear();
-    port = 0;
-    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
-    char host[INET6_ADDRSTRLEN] = {};
-    char serv[16] = {};
-    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof(host), serv, sizeof(serv),
-                      NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
-      ip = host;
-      port = std::atoi(serv);
-    }
+    ip = local_ip_;
+    port = local_port_;
   }
   socket_t socket() const override { return fd_; }
 
@@ -346,6 +344,8 @@ class MemoryStream final : public httplib::Stream {
   int fd_;
   const std::string& peer_ip_;
   int peer_port_;
+  const std::string& local_ip_;
+  int local_port_;
 };
 
 void peer_address(const sockaddr_storage& addr, std::string& ip, int& port) {
@@ -389,6 +389,8 @@ struct Front::Impl {
     RequestFramer framer;
     std::string peer_ip;
     int peer_port = 0;
+    std::string local_ip;
+    int local_port = 0;
     Clock::time_point idle_since, request_start, body_start, write_start, linger_start;
     std::size_t served = 0;
     bool close_after_write = false;
@@ -400,11 +402,20 @@ struct Front::Impl {
     std::size_t drained = 0;
   };
 
+  struct Accepted {
+    int fd;
+    sockaddr_storage addr;
+  };
+
   struct Loop {
     int ep = -1;
     std::vector<std::unique_ptr<Conn>> conns;
     Clock::time_point last_sweep;
     Clock::time_point now;
+    // Connections another loop accepted for this one (round robin).
+    int inbox_fd = -1;  // eventfd; its address tags it in epoll
+    std::mutex inbox_mutex;
+    std::vector<Accepted> inbox;
   };
 
   FrontOptions options;
@@ -414,6 +425,8 @@ struct Front::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> running{false};
   std::atomic<std::uint64_t> open{0}, accepted{0}, refused{0}, timed_out{0}, rejected{0};
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::atomic<std::size_t> next_loop{0};
 
   Impl(FrontOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
   ~Impl() {
@@ -428,6 +441,10 @@ struct Front::Impl {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<Conn>(fd, options);
     peer_address(addr, c->peer_ip, c->peer_port);
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0)
+      peer_address(local, c->local_ip, c->local_port);
     c->idle_since = l.now;
     c->index = l.conns.size();
     epoll_event ev{};
@@ -478,7 +495,36 @@ struct Front::Impl {
         refused.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      add(l, fd, addr);
+      // Whichever loop wakes up accepts, but connections are dealt out
+      // round robin: a burst of connects must not all land on one loop.
+      Loop& target = *loops[next_loop.fetch_add(1, std::memory_order_relaxed) % loops.size()];
+      if (&target == &l) {
+        add(l, fd, addr);
+        continue;
+      }
+      {
+        std::lock_guard lock(target.inbox_mutex);
+        target.inbox.push_back({fd, addr});
+      }
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = ::write(target.inbox_fd, &one, sizeof(one));
+    }
+  }
+
+  void take_inbox(Loop& l) {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(l.inbox_fd, &count, sizeof(count));
+    std::vector<Accepted> arrived;
+    {
+      std::lock_guard lock(l.inbox_mutex);
+      arrived.swap(l.inbox);
+    }
+    for (const Accepted& a : arrived) {
+      if (stopping.load(std::memory_order_relaxed)) {
+        ::close(a.fd);
+        continue;
+      }
+      add(l, a.fd, a.addr);
     }
   }
 
@@ -598,7 +644,7 @@ struct Front::Impl {
 
   // Returns whether the connection must close after the response.
   bool run_handler(Conn* c, std::string_view request, bool close) {
-    MemoryStream stream(request, c->out, c->fd, c->peer_ip, c->peer_port);
+    MemoryStream stream(request, c->out, c->fd, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
     bool closed = false;
     const bool ok = handler(stream, close, closed);
     return !ok || closed;
@@ -694,6 +740,8 @@ struct Front::Impl {
         void* tag = events[i].data.ptr;
         if (tag == &listen_tag) {
           accept_some(l);
+        } else if (tag == &l.inbox_fd) {
+          take_inbox(l);
         } else if (tag != &wake_tag) {
           on_event(l, static_cast<Conn*>(tag), events[i].events);
         }
@@ -701,6 +749,11 @@ struct Front::Impl {
       if (l.now - l.last_sweep >= sweep_interval) sweep(l);
     }
     // Stopping: responses already produced get one last chance to go out.
+    {
+      std::lock_guard lock(l.inbox_mutex);
+      for (const Accepted& a : l.inbox) ::close(a.fd);
+      l.inbox.clear();
+    }
     while (!l.conns.empty()) {
       Conn* c = l.conns.back().get();
       if (c->out_pos < c->out.size())
@@ -768,9 +821,17 @@ void Front::run() {
   Impl& m = *impl_;
   if (m.listen_fd < 0) bind();
   const std::size_t n = std::max<std::size_t>(1, m.options.threads);
-  std::vector<Impl::Loop> loops(n);
-  for (Impl::Loop& l : loops) {
+  m.loops.clear();
+  for (std::size_t i = 0; i < n; ++i) m.loops.push_back(std::make_unique<Impl::Loop>());
+  for (auto& lp : m.loops) {
+    Impl::Loop& l = *lp;
     l.ep = ::epoll_create1(EPOLL_CLOEXEC);
+    l.inbox_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l.ep < 0 || l.inbox_fd < 0) throw libtodo::ConfigError("cannot create an epoll set or eventfd");
+    epoll_event in{};
+    in.events = EPOLLIN;
+    in.data.ptr = &l.inbox_fd;
+    ::epoll_ctl(l.ep, EPOLL_CTL_ADD, l.inbox_fd, &in);
     epoll_event ev{};
     // EPOLLEXCLUSIVE: a new connection wakes one idle loop, not all of them.
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
@@ -783,10 +844,14 @@ void Front::run() {
   }
   m.running = true;
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < n; ++i) threads.emplace_back([&m, &l = loops[i]] { m.run_loop(l); });
-  m.run_loop(loops[0]);
+  for (std::size_t i = 1; i < n; ++i) threads.emplace_back([&m, &l = *m.loops[i]] { m.run_loop(l); });
+  m.run_loop(*m.loops[0]);
   for (std::thread& t : threads) t.join();
-  for (Impl::Loop& l : loops) ::close(l.ep);
+  for (auto& l : m.loops) {
+    ::close(l->ep);
+    ::close(l->inbox_fd);
+  }
+  m.loops.clear();
   ::close(m.listen_fd);  // connections still queued are refused, not left hanging
   m.listen_fd = -1;
   m.running = false;

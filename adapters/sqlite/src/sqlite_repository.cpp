@@ -1,7 +1,10 @@
 #include <libtodo/sqlite_repository.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
@@ -294,8 +297,11 @@ void enable_wal(SQLite::Database& db, std::chrono::milliseconds timeout) {
 }
 
 SQLite::Database Connection::open(const SqliteOptions& o, int* migrated_version) {
-  const int flags = migrated_version ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
-                                     : SQLite::OPEN_READWRITE;
+  // NOMUTEX (SQLite's multi-thread mode): a connection is only ever used by
+  // one thread at a time here (the writer under its mutex, readers leased),
+  // so SQLite's own lock around every API call is pure overhead.
+  const int flags = (migrated_version ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE : SQLite::OPEN_READWRITE) |
+                    SQLITE_OPEN_NOMUTEX;
   SQLite::Database db(o.path, flags, static_cast<int>(o.busy_timeout.count()));
   if (migrated_version) {
     if (o.path != ":memory:") enable_wal(db, o.busy_timeout);
@@ -316,16 +322,169 @@ struct SqliteTaskRepository::Impl {
   std::mutex write_mutex;  // serializes every use of `writer`
   std::unique_ptr<Connection> writer;
 
+  // Group commit. Writers queue their work; one of them (the leader) runs
+  // everything queued in one transaction, each piece in its own savepoint,
+  // commits once and wakes the others. Every caller still returns only after
+  // the COMMIT that made its change durable; a commit costs the same for one
+  // change as for fifty, so concurrent writes share it.
+  struct WriteJob {
+    enum : int { waiting, leading, done };
+    const std::function<void(Connection&)>* work;
+    std::exception_ptr error;
+    std::atomic<int> state{waiting};
+  };
+  static constexpr std::size_t max_batch = 64;
+  std::mutex queue_mutex;
+  std::deque<WriteJob*> queue;
+  bool leader_busy = false;  // a leader is running or has been named
+
   std::mutex pool_mutex;
   std::condition_variable pool_cv;
   std::vector<std::unique_ptr<Connection>> idle_readers;
   std::size_t open_readers = 0;
+
+  // Checkpoints run on a thread of their own (file databases): SQLite's
+  // automatic checkpoint would run inside a commit, holding up every writer
+  // while it copies pages and waits for fsync. Moving it changes nothing
+  // about what a commit guarantees; see docs/operations.md.
+  static constexpr int checkpoint_frames = 1000;  // SQLite's own default threshold
+  std::thread checkpointer;
+  std::mutex checkpoint_mutex;
+  std::condition_variable checkpoint_cv;
+  bool checkpoint_wanted = false;
+  bool stopping = false;
 
   explicit Impl(SqliteOptions o) : options(std::move(o)) {
     if (options.path.empty()) options.path = ":memory:";
     in_memory = options.path == ":memory:";
     if (options.max_readers == 0) options.max_readers = 1;
     writer = std::make_unique<Connection>(options, &version);
+    if (!in_memory) {
+      // The WAL is truncated back to this size after a checkpoint restarts it.
+      writer->db.exec("PRAGMA journal_size_limit = 67108864");
+      // A WAL hook replaces the automatic checkpoint on this connection.
+      sqlite3_wal_hook(writer->db.getHandle(), &Impl::on_commit, this);
+      checkpointer = std::thread([this] { checkpoint_loop(); });
+    }
+  }
+
+  ~Impl() {
+    if (!checkpointer.joinable()) return;
+    sqlite3_wal_hook(writer->db.getHandle(), nullptr, nullptr);
+    {
+      std::lock_guard lock(checkpoint_mutex);
+      stopping = true;
+    }
+    checkpoint_cv.notify_all();
+    checkpointer.join();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  static int on_commit(void* self, sqlite3*, const char*, int frames) {
+    if (frames >= checkpoint_frames) {
+      auto* impl = static_cast<Impl*>(self);
+      {
+        std::lock_guard lock(impl->checkpoint_mutex);
+        impl->checkpoint_wanted = true;
+      }
+      impl->checkpoint_cv.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void checkpoint_loop() {
+    std::unique_ptr<SQLite::Database> db;
+    std::unique_lock lock(checkpoint_mutex);
+    while (!stopping) {
+      // Also once a second: a quiet database still gets its WAL folded in.
+      checkpoint_cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping || checkpoint_wanted; });
+      if (stopping) break;
+      checkpoint_wanted = false;
+      lock.unlock();
+      try {
+        if (!db)
+          db = std::make_unique<SQLite::Database>(options.path, SQLite::OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                                  static_cast<int>(options.busy_timeout.count()));
+        // PASSIVE: copies what it can without waiting for readers or writers.
+        sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      } catch (const SQLite::Exception&) {
+        db.reset();  // try again next time; commits do not depend on it
+      }
+      lock.lock();
+    }
+  }
+
+  // Runs `work` in a write transaction (shared with concurrent writers) and
+  // returns after it is committed; rethrows what `work` threw, or the
+  // commit's failure, in which case nothing of `work` was stored.
+  void write(const std::function<void(Connection&)>& work) {
+    WriteJob job{&work, nullptr};
+    {
+      std::lock_guard lock(queue_mutex);
+      queue.push_back(&job);
+      if (!leader_busy) {
+        leader_busy = true;
+        job.state.store(WriteJob::leading, std::memory_order_relaxed);
+      }
+    }
+    // Each waiter sleeps on its own job: one wake-up per write, no herd.
+    job.state.wait(WriteJob::waiting, std::memory_order_acquire);
+    if (job.state.load(std::memory_order_acquire) == WriteJob::leading) {
+      std::vector<WriteJob*> batch;
+      {
+        std::lock_guard lock(queue_mutex);
+        while (!queue.empty() && batch.size() < max_batch) {
+          batch.push_back(queue.front());
+          queue.pop_front();
+        }
+      }
+      commit_batch(batch);
+      for (WriteJob* j : batch) {
+        if (j == &job) continue;
+        j->state.store(WriteJob::done, std::memory_order_release);
+        j->state.notify_one();
+      }
+      // Hand the lead to the oldest waiting writer, if any.
+      std::lock_guard lock(queue_mutex);
+      if (queue.empty()) {
+        leader_busy = false;
+      } else {
+        queue.front()->state.store(WriteJob::leading, std::memory_order_release);
+        queue.front()->state.notify_one();
+      }
+    }
+    if (job.error) std::rethrow_exception(job.error);
+  }
+
+  void commit_batch(const std::vector<WriteJob*>& batch) {
+    std::lock_guard lock(write_mutex);
+    Connection& c = *writer;
+    try {
+      WriteTransaction tx(c.db);
+      if (batch.size() == 1) {
+        (*batch.front()->work)(c);
+      } else {
+        for (WriteJob* j : batch) {
+          c.db.exec("SAVEPOINT job");
+          try {
+            (*j->work)(c);
+            c.db.exec("RELEASE job");
+          } catch (...) {
+            j->error = std::current_exception();
+            c.db.exec("ROLLBACK TO job");
+            c.db.exec("RELEASE job");
+          }
+        }
+      }
+      tx.commit();
+    } catch (...) {
+      // BEGIN, a savepoint or COMMIT failed, or the only job threw: nothing
+      // of this batch is stored. A job's own error stays the one it sees.
+      const std::exception_ptr e = std::current_exception();
+      for (WriteJob* j : batch)
+        if (!j->error) j->error = e;
+    }
   }
 
   // A reader connection for the duration of a scope. An in-memory database
@@ -430,10 +589,7 @@ Task SqliteTaskRepository::create(std::string_view user_id, TaskDraft draft) {
   require_valid_user_id(user_id);
   validate(draft);
   Task task = new_task(user_id, std::move(draft), now_ms());
-  guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Impl::insert(*impl_->writer, task);
-  });
+  guarded([&] { impl_->write([&](Connection& c) { Impl::insert(c, task); }); });
   return task;
 }
 
@@ -571,64 +727,61 @@ std::optional<Task> SqliteTaskRepository::toggle(std::string_view user_id, std::
 std::optional<Task> SqliteTaskRepository::modify(std::string_view user_id, std::string_view task_id,
                                                  const std::function<TaskPatch(const Task&)>& change) {
   if (!is_canonical_uuid(task_id)) return std::nullopt;
-  return guarded([&]() -> std::optional<Task> {
-    std::lock_guard lock(impl_->write_mutex);
-    Connection& c = *impl_->writer;
-    WriteTransaction tx(c.db);
-    std::optional<Task> task = Impl::select_one(c, user_id, task_id);
-    if (!task) return std::nullopt;
-    const bool completed_now = apply_patch(*task, change(*task));
-    Impl::store_change(c, *task, completed_now);
-    tx.commit();
-    return task;
+  std::optional<Task> task;
+  guarded([&] {
+    impl_->write([&](Connection& c) {
+      task = Impl::select_one(c, user_id, task_id);
+      if (!task) return;
+      const bool completed_now = apply_patch(*task, change(*task));
+      Impl::store_change(c, *task, completed_now);
+    });
   });
+  return task;
 }
 
 BulkResult SqliteTaskRepository::set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
                                                bool completed) {
   const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
-  return guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Connection& c = *impl_->writer;
-    WriteTransaction tx(c.db);
-    BulkResult result;
-    std::vector<Task> tasks;
-    for (const std::string& id : ids) {
-      auto task = is_canonical_uuid(id) ? Impl::select_one(c, user_id, id) : std::nullopt;
-      if (task)
-        tasks.push_back(std::move(*task));
-      else
-        result.missing.push_back(id);
-    }
-    if (!result.missing.empty()) return result;  // the transaction rolls back untouched
-    TaskPatch patch;
-    patch.completed = completed;
-    for (Task& task : tasks) Impl::store_change(c, task, apply_patch(task, patch));
-    tx.commit();
-    result.affected = tasks.size();
-    return result;
+  BulkResult result;
+  guarded([&] {
+    impl_->write([&](Connection& c) {
+      result = {};
+      std::vector<Task> tasks;
+      for (const std::string& id : ids) {
+        auto task = is_canonical_uuid(id) ? Impl::select_one(c, user_id, id) : std::nullopt;
+        if (task)
+          tasks.push_back(std::move(*task));
+        else
+          result.missing.push_back(id);
+      }
+      if (!result.missing.empty()) return;  // nothing was touched
+      TaskPatch patch;
+      patch.completed = completed;
+      for (Task& task : tasks) Impl::store_change(c, task, apply_patch(task, patch));
+      result.affected = tasks.size();
+    });
   });
+  return result;
 }
 
 BulkResult SqliteTaskRepository::remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) {
   const std::vector<std::string> ids = distinct_bulk_ids(task_ids);
-  return guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Connection& c = *impl_->writer;
-    WriteTransaction tx(c.db);
-    BulkResult result;
-    for (const std::string& id : ids)
-      if (!is_canonical_uuid(id) || !Impl::select_one(c, user_id, id)) result.missing.push_back(id);
-    if (!result.missing.empty()) return result;
-    for (const std::string& id : ids) {
-      Use q(c.erase);
-      bind_text(*q, 1, id);
-      bind_text(*q, 2, user_id);
-      result.affected += static_cast<std::size_t>(q->exec());
-    }
-    tx.commit();
-    return result;
+  BulkResult result;
+  guarded([&] {
+    impl_->write([&](Connection& c) {
+      result = {};
+      for (const std::string& id : ids)
+        if (!is_canonical_uuid(id) || !Impl::select_one(c, user_id, id)) result.missing.push_back(id);
+      if (!result.missing.empty()) return;
+      for (const std::string& id : ids) {
+        Use q(c.erase);
+        bind_text(*q, 1, id);
+        bind_text(*q, 2, user_id);
+        result.affected += static_cast<std::size_t>(q->exec());
+      }
+    });
   });
+  return result;
 }
 
 TaskStats SqliteTaskRepository::stats(std::string_view user_id, Timestamp now) {
@@ -653,13 +806,16 @@ TaskStats SqliteTaskRepository::stats(std::string_view user_id, Timestamp now) {
 
 bool SqliteTaskRepository::remove(std::string_view user_id, std::string_view task_id) {
   if (!is_canonical_uuid(task_id)) return false;
-  return guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Use q(impl_->writer->erase);
-    bind_text(*q, 1, task_id);
-    bind_text(*q, 2, user_id);
-    return q->exec() > 0;
+  bool removed = false;
+  guarded([&] {
+    impl_->write([&](Connection& c) {
+      Use q(c.erase);
+      bind_text(*q, 1, task_id);
+      bind_text(*q, 2, user_id);
+      removed = q->exec() > 0;
+    });
   });
+  return removed;
 }
 
 Ownership SqliteTaskRepository::ownership(std::string_view user_id, std::string_view task_id) {
