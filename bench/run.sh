@@ -110,6 +110,7 @@ for backend in $backends; do
     for scenario in $scenarios; do
       for conns in $connections; do
         for run in $(seq 1 "$runs"); do
+          echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true  # peak RSS from here on
           cpu0=$(cpu_ticks "$server_pid")
           result=$(cd bench && BENCH_DATA="$work" BENCH_TOKEN="$token" \
                    wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --timeout 5s -s "$scenario.lua" \

@@ -128,7 +128,8 @@ void check_query(const TaskQuery& q, std::vector<FieldError>& errors) {
     errors.push_back({"limit", "must be an integer from 1 to " + std::to_string(max_page_size)});
   for (const std::string& tag : q.tags) {
     const auto chars = utf8_length(tag);
-    if (!chars || *chars == 0 || *chars > max_tag_chars) {
+    // NUL can be in no stored text, and PostgreSQL refuses it in a parameter.
+    if (!chars || *chars == 0 || *chars > max_tag_chars || tag.find('\0') != std::string::npos) {
       errors.push_back({"tag", "each tag must be 1.." + std::to_string(max_tag_chars) + " characters of text"});
       break;
     }
@@ -138,6 +139,8 @@ void check_query(const TaskQuery& q, std::vector<FieldError>& errors) {
     const auto chars = utf8_length(*q.text);
     if (!chars || *chars > max_title_chars)
       errors.push_back({"q", "must be at most " + std::to_string(max_title_chars) + " characters of text"});
+    else if (q.text->find('\0') != std::string::npos)
+      errors.push_back({"q", "must not contain NUL characters"});
   }
   if (q.cursor) {
     const auto c = PageCursor::decode(*q.cursor);

@@ -362,7 +362,9 @@ void peer_address(const sockaddr_storage& addr, std::string& ip, int& port) {
   ip = host;
 }
 
-constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t read_chunk = 64 * 1024;
+// Connection buffers larger than this are released once empty.
+constexpr std::size_t keep_buffer = 4096;
 // After an error the loop reads and drops what the client still sends, for a
 // while, so the client sees the response instead of a reset.
 constexpr std::size_t max_linger_bytes = 256 * 1024;
@@ -416,6 +418,11 @@ struct Front::Impl {
     int inbox_fd = -1;  // eventfd; its address tags it in epoll
     std::mutex inbox_mutex;
     std::vector<Accepted> inbox;
+    // Shared by the loop's connections, so an idle connection holds no
+    // buffer: reads land here first, responses are built here and copied to
+    // the connection only when the socket cannot take them at once.
+    std::vector<char> read_buf = std::vector<char>(read_chunk);
+    std::string response;
   };
 
   FrontOptions options;
@@ -550,6 +557,7 @@ struct Front::Impl {
         return Flush::gone;
       }
     }
+    if (c->out.capacity() > keep_buffer) std::string().swap(c->out);
     c->out.clear();
     c->out_pos = 0;
     if (c->close_after_write) {
@@ -570,6 +578,29 @@ struct Front::Impl {
       return Flush::gone;
     }
     return Flush::done;
+  }
+
+  // Sends `data` now as far as the socket takes it; keeps the rest on the
+  // connection for EPOLLOUT. Then as flush().
+  Flush send_response(Loop& l, Conn* c, std::string_view data) {
+    std::size_t off = 0;
+    if (c->out.empty()) {
+      while (off < data.size()) {
+        const ssize_t n = ::send(c->fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+          off += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+          continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          break;
+        } else {
+          destroy(l, c);
+          return Flush::gone;
+        }
+      }
+    }
+    c->out.append(data.substr(off));
+    return flush(l, c);
   }
 
   void reject(Loop& l, Conn* c, int status, std::string_view message) {
@@ -609,11 +640,11 @@ struct Front::Impl {
           // the head alone: cpp-httplib sees the Content-Length over its limit.
           const std::string head = head_without_framing(c->in, f.header_end) + "Content-Length: " +
                                    std::to_string(options.max_body_bytes + 1) + "\r\n\r\n";
-          run_handler(c, head, true);
+          run_handler(l, c, head, true);
           rejected.fetch_add(1, std::memory_order_relaxed);
           c->in.clear();
           c->close_after_write = true;
-          flush(l, c);
+          send_response(l, c, l.response);
           return;
         }
         return reject(l, c, f.status, f.message);
@@ -632,19 +663,21 @@ struct Front::Impl {
       ++c->served;
       const bool close = stopping.load(std::memory_order_relaxed) || c->peer_eof ||
                          c->served >= options.keep_alive_max_requests;
-      if (run_handler(c, request, close) || close) c->close_after_write = true;
+      if (run_handler(l, c, request, close) || close) c->close_after_write = true;
       c->in.erase(0, f.length);
+      if (c->in.empty() && c->in.capacity() > keep_buffer) std::string().swap(c->in);
       c->framer.reset();
       c->sent_continue = false;
       c->body_started = false;
       c->idle_since = c->request_start = l.now;
-      if (flush(l, c) != Flush::done) return;
+      if (send_response(l, c, l.response) != Flush::done) return;
     }
   }
 
   // Returns whether the connection must close after the response.
-  bool run_handler(Conn* c, std::string_view request, bool close) {
-    MemoryStream stream(request, c->out, c->fd, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
+  bool run_handler(Loop& l, Conn* c, std::string_view request, bool close) {
+    l.response.clear();
+    MemoryStream stream(request, l.response, c->fd, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
     bool closed = false;
     const bool ok = handler(stream, close, closed);
     return !ok || closed;
@@ -669,10 +702,8 @@ struct Front::Impl {
     // Read at most a few chunks per wake-up: fair to the other connections;
     // level-triggered epoll brings us back for the rest.
     for (int i = 0; i < 4; ++i) {
-      const std::size_t old = c->in.size();
-      c->in.resize(old + read_chunk);
-      const ssize_t n = ::recv(c->fd, c->in.data() + old, read_chunk, 0);
-      c->in.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+      const ssize_t n = ::recv(c->fd, l.read_buf.data(), l.read_buf.size(), 0);
+      if (n > 0) c->in.append(l.read_buf.data(), static_cast<std::size_t>(n));
       if (n > 0) {
         if (static_cast<std::size_t>(n) < read_chunk) break;
         continue;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <unordered_set>
 
 #include "log.hpp"
 
@@ -87,7 +88,30 @@ std::optional<nlohmann::json> read_object(const Request& req, BodyProblem& probl
     problem = {415, "unsupported_media_type", "request body must be application/json", {}};
     return std::nullopt;
   }
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  // A task is two levels deep; anything far deeper is not a task. Duplicate
+  // names are refused: parsers disagree on which one wins.
+  constexpr int max_depth = 32;
+  struct Refused {
+    const char* message;
+  };
+  std::vector<std::unordered_set<std::string>> names;  // one set per open object
+  const auto check = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth >= max_depth)
+      throw Refused{"request body is nested too deeply"};
+    if (event == Event::object_start) names.emplace_back();
+    if (event == Event::object_end) names.pop_back();
+    if (event == Event::key && !names.back().insert(parsed.get<std::string>()).second)
+      throw Refused{"request body repeats a member name"};
+    return true;
+  };
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(req.body, check, /*allow_exceptions=*/false);
+  } catch (const Refused& r) {
+    problem = {400, "invalid_json", r.message, {}};
+    return std::nullopt;
+  }
   if (body.is_discarded()) {
     problem = {400, "invalid_json", "request body is not valid JSON", {}};
     return std::nullopt;
