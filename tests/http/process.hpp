@@ -106,6 +106,7 @@ class Process {
   }
 
   void signal(int sig) { kill(pid_, sig); }
+  [[nodiscard]] pid_t pid() const { return pid_; }
   [[nodiscard]] std::string out() const { return read_file(stdout_); }
   [[nodiscard]] std::string err() const { return read_file(stderr_); }
 
