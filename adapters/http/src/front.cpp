@@ -79,6 +79,7 @@ std::string head_without_framing(std::string_view buf, std::size_t header_end) {
 // The blank lines some clients send between requests are skipped, within reason.
 constexpr std::size_t max_leading_blank_bytes = 64;
 constexpr std::size_t max_chunk_line = 256;
+constexpr std::size_t max_header_line = 8192;
 
 }  // namespace
 
@@ -230,6 +231,8 @@ const Framing& RequestFramer::feed(std::string_view buf) {
       continue;
     }
     if (line_start_ > lim.max_header_bytes) return fail(431, "request headers too large");
+    // cpp-httplib's parser refuses longer lines; say why here instead.
+    if (line.size() > max_header_line) return fail(431, "request header line too long");
     if (line.empty()) {
       f_.header_end = line_start_;
       break;
