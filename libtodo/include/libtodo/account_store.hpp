@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/time.hpp>
 
 namespace libtodo {
@@ -25,7 +26,7 @@ struct Credentials {
 };
 
 /// Users and token revocations. Thread-safe like the repositories.
-class AccountStore {
+class LIBTODO_CORE_EXPORT AccountStore {
  public:
   virtual ~AccountStore() = default;
 
@@ -44,10 +45,10 @@ class AccountStore {
 };
 
 /// Trimmed and ASCII-lower-cased: emails are unique case-insensitively.
-[[nodiscard]] std::string normalize_email(std::string_view email);
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string normalize_email(std::string_view email);
 
 /// A plausible address: 3..254 bytes of UTF-8, one '@' with text on both
 /// sides, a dot in the domain, no spaces or control characters.
-[[nodiscard]] bool is_plausible_email(std::string_view normalized_email);
+[[nodiscard]] LIBTODO_CORE_EXPORT bool is_plausible_email(std::string_view normalized_email);
 
 }  // namespace libtodo

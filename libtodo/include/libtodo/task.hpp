@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/time.hpp>
 
 namespace libtodo {
@@ -15,12 +16,14 @@ namespace libtodo {
 enum class Priority { low, medium, high };
 enum class Recurrence { daily, weekly, monthly };
 
-[[nodiscard]] std::string_view to_string(Priority p) noexcept;
-[[nodiscard]] std::string_view to_string(Recurrence r) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(Priority p) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(Recurrence r) noexcept;
 /// Exact, lower-case names: "low", "medium", "high".
-[[nodiscard]] std::optional<Priority> parse_priority(std::string_view s) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<Priority> parse_priority(
+    std::string_view s) noexcept;
 /// Exact, lower-case names: "daily", "weekly", "monthly".
-[[nodiscard]] std::optional<Recurrence> parse_recurrence(std::string_view s) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<Recurrence> parse_recurrence(
+    std::string_view s) noexcept;
 
 /// A stored task. `status` is not a field: it is derived from `completed`.
 struct Task {
@@ -59,7 +62,7 @@ struct TaskDraft {
 /// A partial change (JSON merge-patch semantics). An empty outer optional
 /// leaves the field as it is; for the nullable fields an engaged outer holding
 /// an empty inner optional clears the field.
-struct TaskPatch {
+struct LIBTODO_CORE_EXPORT TaskPatch {
   std::optional<std::string> title;
   std::optional<std::optional<std::string>> description;
   std::optional<bool> completed;
@@ -76,16 +79,16 @@ struct TaskPatch {
 /// Applies `patch` to the editable fields of `task` (not ids, timestamps or
 /// version). Returns true when this changes the task from not completed to
 /// completed, which is what makes a recurring task spawn its next occurrence.
-bool apply_patch(Task& task, const TaskPatch& patch);
+LIBTODO_CORE_EXPORT bool apply_patch(Task& task, const TaskPatch& patch);
 
 /// `due` moved forward by one period. Monthly keeps the day of month where it
 /// exists and clamps to the month's last day otherwise (Jan 31 -> Feb 28/29);
 /// the time of day is kept.
-[[nodiscard]] Timestamp next_due_date(Timestamp due, Recurrence r) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT Timestamp next_due_date(Timestamp due, Recurrence r) noexcept;
 
 /// The next occurrence of a recurring task that was just completed: the same
 /// fields, not completed, due one period later. nullopt when `done` has no
 /// recurrence or no due date. Id and timestamps are the caller's to set.
-[[nodiscard]] std::optional<TaskDraft> next_occurrence(const Task& done);
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<TaskDraft> next_occurrence(const Task& done);
 
 }  // namespace libtodo

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/errors.hpp>
 #include <libtodo/time.hpp>
 
@@ -38,7 +39,7 @@ enum class AuthFailure {
   unsupported_critical,   ///< a `crit` header names an extension we do not implement
 };
 
-[[nodiscard]] std::string_view to_string(AuthFailure f) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(AuthFailure f) noexcept;
 
 /// The outcome of a verification: a principal, or the reason there is none.
 class Verification {
@@ -60,14 +61,14 @@ class Verification {
 };
 
 /// Verifies bearer tokens. Implementations are safe to call from many threads.
-class TokenVerifier {
+class LIBTODO_CORE_EXPORT TokenVerifier {
  public:
   virtual ~TokenVerifier() = default;
   [[nodiscard]] virtual Verification verify(std::string_view token) const = 0;
 };
 
 /// Thrown by callers that prefer exceptions to Verification results.
-class AuthenticationError : public Error {
+class LIBTODO_CORE_EXPORT AuthenticationError : public Error {
  public:
   explicit AuthenticationError(AuthFailure f)
       : Error(std::string("token rejected: ").append(to_string(f))), failure_(f) {}

@@ -8,6 +8,7 @@
 #include <string>
 
 #include <libtodo/account_store.hpp>
+#include <libtodo/postgres_export.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -51,7 +52,8 @@ struct PoolStats {
 /// so several processes starting at once on an empty database migrate it once.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class PostgresTaskRepository final : public TaskRepository, public AccountStore {
+class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskRepository,
+                                                             public AccountStore {
  public:
   /// Connects once, applies migrations, and keeps that connection in the pool.
   /// Throws StorageUnavailable when the server cannot be reached, StorageError

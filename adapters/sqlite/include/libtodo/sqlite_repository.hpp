@@ -9,6 +9,7 @@
 #include <string>
 
 #include <libtodo/account_store.hpp>
+#include <libtodo/sqlite_export.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -43,7 +44,8 @@ struct SqliteOptions {
 /// in-memory database uses one connection for everything.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class SqliteTaskRepository final : public TaskRepository, public AccountStore {
+class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
+                                                         public AccountStore {
  public:
   /// Opens (creating if needed) and migrates the database.
   /// Throws StorageError (or StorageUnavailable) when that fails.
