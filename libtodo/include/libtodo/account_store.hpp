@@ -12,10 +12,11 @@
 
 namespace libtodo {
 
+/// A user of the built-in accounts.
 struct User {
   std::string id;     ///< UUIDv7; the `sub` of the tokens issued for this user
   std::string email;  ///< normalized (see normalize_email)
-  std::optional<std::string> name;
+  std::optional<std::string> name;  ///< display name, when given at registration
   Timestamp created_at{};
 };
 
@@ -33,7 +34,9 @@ class LIBTODO_CORE_EXPORT AccountStore {
   /// Stores a new user; nullopt when the (normalized) email is taken.
   virtual std::optional<User> create_user(std::string_view email, std::string_view password_hash,
                                           const std::optional<std::string>& name) = 0;
+  /// The user with this email (normalized first) and the password hash, or nullopt.
   virtual std::optional<Credentials> find_credentials(std::string_view email) = 0;
+  /// The user with this id, or nullopt.
   virtual std::optional<User> find_user(std::string_view user_id) = 0;
 
   /// Records that the token `jti` is revoked until `expires_at`.

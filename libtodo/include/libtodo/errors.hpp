@@ -28,7 +28,9 @@ struct FieldError {
 /// Input broke one or more rules of the task model; lists every failing field.
 class LIBTODO_CORE_EXPORT ValidationError : public Error {
  public:
+  /// `what()` reads "<field> <message>" of the first error, and how many more there are.
   explicit ValidationError(std::vector<FieldError> errors);
+  /// Every failing field, in the order the rules were checked.
   [[nodiscard]] const std::vector<FieldError>& errors() const noexcept { return errors_; }
 
  private:

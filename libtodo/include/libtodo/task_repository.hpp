@@ -24,7 +24,9 @@ inline constexpr int latest_schema_version = 3;
 enum class StatusFilter { all, pending, completed };
 enum class SortKey { created, updated, title, due_date, priority };
 
+/// The `sort` parameter's name: "created", "updated", "title", "due_date", "priority".
 [[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(SortKey k) noexcept;
+/// The SortKey named `s` exactly (no `-` prefix), or nullopt.
 [[nodiscard]] LIBTODO_CORE_EXPORT std::optional<SortKey> parse_sort_key(
     std::string_view s) noexcept;
 
@@ -63,8 +65,11 @@ struct LIBTODO_CORE_EXPORT PageCursor {
   std::string title;                   ///< for SortKey::title
   std::string id;
 
+  /// The cursor of a page whose last task is `last`.
   [[nodiscard]] static PageCursor after(const Task& last, SortKey sort, bool descending);
+  /// The opaque, URL-safe text form (TaskPage::next_cursor).
   [[nodiscard]] std::string encode() const;
+  /// The cursor encoded in `text`, or nullopt when it is not one.
   [[nodiscard]] static std::optional<PageCursor> decode(std::string_view text);
 };
 

@@ -89,6 +89,7 @@ class LIBTODO_JWT_EXPORT JwtVerifier final : public TokenVerifier {
   JwtVerifier(const JwtVerifier&) = delete;
   JwtVerifier& operator=(const JwtVerifier&) = delete;
 
+  /// See TokenVerifier::verify and the checks above.
   [[nodiscard]] Verification verify(std::string_view token) const override;
 
   /// Reloads jwks_file and jwks_url now; false when a source failed (its
@@ -104,6 +105,7 @@ class LIBTODO_JWT_EXPORT JwtVerifier final : public TokenVerifier {
     std::uint64_t jwks_fetches = 0;
     std::uint64_t jwks_fetch_failures = 0;
   };
+  /// The counters now.
   [[nodiscard]] Stats stats() const;
 
  private:
@@ -113,13 +115,13 @@ class LIBTODO_JWT_EXPORT JwtVerifier final : public TokenVerifier {
 
 /// The claims of a token minted by mint_hs_token.
 struct TokenClaims {
-  std::string subject;
-  std::chrono::seconds lifetime{3600};
-  std::optional<std::string> issuer;
-  std::optional<std::string> audience;
-  std::optional<std::string> email;
-  std::optional<std::string> name;
-  std::optional<std::string> jwt_id;
+  std::string subject;                  ///< `sub`
+  std::chrono::seconds lifetime{3600};  ///< `exp` = issue time + lifetime
+  std::optional<std::string> issuer;    ///< `iss`
+  std::optional<std::string> audience;  ///< `aud`
+  std::optional<std::string> email;     ///< `email`
+  std::optional<std::string> name;      ///< `name`
+  std::optional<std::string> jwt_id;    ///< `jti`
   /// Issue time; empty means now.
   std::optional<std::chrono::system_clock::time_point> issued_at;
 };

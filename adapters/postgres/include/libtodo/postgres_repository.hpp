@@ -13,6 +13,7 @@
 
 namespace libtodo {
 
+/// Which database PostgresTaskRepository uses, and its connection pool.
 struct PostgresOptions {
   /// A libpq connection string or URI, e.g.
   /// `postgresql://user:pass@host:5432/db?sslmode=require` (Neon URLs work as given).
@@ -85,6 +86,7 @@ class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskReposito
   bool is_token_revoked(std::string_view jti) override;
   void purge_revocations(Timestamp now) override;
 
+  /// The connection pool's counters now.
   [[nodiscard]] PoolStats pool_stats() const;
   /// The highest schema version applied to the database.
   [[nodiscard]] int schema_version() const;

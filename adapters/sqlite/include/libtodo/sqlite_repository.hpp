@@ -21,11 +21,12 @@ namespace libtodo {
 /// database stays consistent), with `full` every commit is fsynced first.
 enum class SqliteSync { normal, full };
 
+/// Where and how SqliteTaskRepository opens its database.
 struct SqliteOptions {
   /// A file path, or ":memory:" for a private in-memory database that lives
   /// as long as the repository.
   std::string path = ":memory:";
-  SqliteSync synchronous = SqliteSync::normal;
+  SqliteSync synchronous = SqliteSync::normal;  ///< see SqliteSync
   /// How long a statement waits for a lock held by another connection or
   /// process before giving up with StorageUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
