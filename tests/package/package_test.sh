@@ -14,6 +14,7 @@
 #                                                          a consumer compiled with pkg-config's flags only
 #   package_test.sh symbols <work> <soversion>             the shared libraries export libtodo's symbols only
 #   package_test.sh add-subdirectory <source> <work>       a consumer with add_subdirectory(<source>)
+#   package_test.sh port-version <source> <version>        the vcpkg port has the project's version
 #
 # <components> is a comma-separated list. The environment variables LIBTODO_TEST_CXX,
 # LIBTODO_TEST_CXX_FLAGS and LIBTODO_TEST_GENERATOR come from the outer build.
@@ -146,6 +147,14 @@ case "$cmd" in
         -DTODO_WITH_POSTGRES=OFF -DTODO_WITH_JWT=OFF || fail "configuring the add_subdirectory consumer"
     run cmake --build "$work/build" -j"$jobs" || fail "building the add_subdirectory consumer"
     check_consumer "$work/build/consumer" sqlite
+    ;;
+
+  port-version)
+    source=$1 version=$2
+    port_version=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$source/ports/libtodo/vcpkg.json")
+    [ "$port_version" = "$version" ] ||
+      fail "ports/libtodo/vcpkg.json says version '$port_version', CMakeLists.txt $version"
+    echo "ports/libtodo/vcpkg.json: version $port_version"
     ;;
 
   *)
