@@ -7,7 +7,8 @@
 #   package_test.sh install <build-dir> <work>             cmake --install <build-dir> into <work>/prefix
 #   package_test.sh build-library <source> <work> <cmake-option>...
 #                                                          configure, build and install libtodo (libraries only)
-#   package_test.sh find-package <work> <components>       a find_package consumer against <work>/prefix
+#   package_test.sh find-package <work> <components> [<missing-optional-components>]
+#                                                          a find_package consumer against <work>/prefix
 #   package_test.sh not-found <work> <name> <expected-message> <cmake-option>...
 #                                                          a consumer whose configure must fail, saying so
 #   package_test.sh pkg-config <work> shared|static <components>
@@ -78,9 +79,10 @@ case "$cmd" in
     ;;
 
   find-package)
-    work=$1 components=$2
+    work=$1 components=$2 optional=${3:-}
     run cmake -S "$here/consumer" -B "$work/consumer" "${cmake_common[@]}" -DCMAKE_PREFIX_PATH="$work/prefix" \
-        -DCONSUMER_COMPONENTS="$components" -DCONSUMER_VERSION=0.1 || fail "configuring the consumer"
+        -DCONSUMER_COMPONENTS="$components" -DCONSUMER_OPTIONAL_COMPONENTS="$optional" \
+        -DCONSUMER_VERSION=0.1 || fail "configuring the consumer"
     run cmake --build "$work/consumer" -j"$jobs" || fail "building the consumer"
     check_consumer "$work/consumer/consumer" "$components"
     ;;
