@@ -7,14 +7,16 @@
 #include <string>
 #include <string_view>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/time.hpp>
 
 namespace libtodo {
 
+/// A user of the built-in accounts.
 struct User {
   std::string id;     ///< UUIDv7; the `sub` of the tokens issued for this user
   std::string email;  ///< normalized (see normalize_email)
-  std::optional<std::string> name;
+  std::optional<std::string> name;  ///< display name, when given at registration
   Timestamp created_at{};
 };
 
@@ -25,14 +27,16 @@ struct Credentials {
 };
 
 /// Users and token revocations. Thread-safe like the repositories.
-class AccountStore {
+class LIBTODO_CORE_EXPORT AccountStore {
  public:
   virtual ~AccountStore() = default;
 
   /// Stores a new user; nullopt when the (normalized) email is taken.
   virtual std::optional<User> create_user(std::string_view email, std::string_view password_hash,
                                           const std::optional<std::string>& name) = 0;
+  /// The user with this email (normalized first) and the password hash, or nullopt.
   virtual std::optional<Credentials> find_credentials(std::string_view email) = 0;
+  /// The user with this id, or nullopt.
   virtual std::optional<User> find_user(std::string_view user_id) = 0;
 
   /// Records that the token `jti` is revoked until `expires_at`.
@@ -44,10 +48,10 @@ class AccountStore {
 };
 
 /// Trimmed and ASCII-lower-cased: emails are unique case-insensitively.
-[[nodiscard]] std::string normalize_email(std::string_view email);
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string normalize_email(std::string_view email);
 
 /// A plausible address: 3..254 bytes of UTF-8, one '@' with text on both
 /// sides, a dot in the domain, no spaces or control characters.
-[[nodiscard]] bool is_plausible_email(std::string_view normalized_email);
+[[nodiscard]] LIBTODO_CORE_EXPORT bool is_plausible_email(std::string_view normalized_email);
 
 }  // namespace libtodo

@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include <libtodo/core_export.hpp>
+
 namespace libtodo {
 
 /// Root of every exception libtodo throws.
-class Error : public std::runtime_error {
+class LIBTODO_CORE_EXPORT Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -24,9 +26,11 @@ struct FieldError {
 };
 
 /// Input broke one or more rules of the task model; lists every failing field.
-class ValidationError : public Error {
+class LIBTODO_CORE_EXPORT ValidationError : public Error {
  public:
+  /// `what()` reads "<field> <message>" of the first error, and how many more there are.
   explicit ValidationError(std::vector<FieldError> errors);
+  /// Every failing field, in the order the rules were checked.
   [[nodiscard]] const std::vector<FieldError>& errors() const noexcept { return errors_; }
 
  private:
@@ -34,20 +38,20 @@ class ValidationError : public Error {
 };
 
 /// The storage backend failed (a bug, corruption, a constraint). Maps to 500.
-class StorageError : public Error {
+class LIBTODO_CORE_EXPORT StorageError : public Error {
  public:
   using Error::Error;
 };
 
 /// The storage backend cannot be reached or is too busy right now; retrying
 /// later may succeed. Maps to 503 with Retry-After.
-class StorageUnavailable : public StorageError {
+class LIBTODO_CORE_EXPORT StorageUnavailable : public StorageError {
  public:
   using StorageError::StorageError;
 };
 
 /// Configuration that cannot work (missing secret, bad URL, ...).
-class ConfigError : public Error {
+class LIBTODO_CORE_EXPORT ConfigError : public Error {
  public:
   using Error::Error;
 };

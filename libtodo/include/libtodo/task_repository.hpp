@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/errors.hpp>
 #include <libtodo/task.hpp>
 
@@ -23,8 +24,11 @@ inline constexpr int latest_schema_version = 3;
 enum class StatusFilter { all, pending, completed };
 enum class SortKey { created, updated, title, due_date, priority };
 
-[[nodiscard]] std::string_view to_string(SortKey k) noexcept;
-[[nodiscard]] std::optional<SortKey> parse_sort_key(std::string_view s) noexcept;
+/// The `sort` parameter's name: "created", "updated", "title", "due_date", "priority".
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(SortKey k) noexcept;
+/// The SortKey named `s` exactly (no `-` prefix), or nullopt.
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<SortKey> parse_sort_key(
+    std::string_view s) noexcept;
 
 /// What to list. Default: all of the user's tasks, newest first. Filters
 /// combine with AND; the database does the filtering, sorting and paging.
@@ -54,26 +58,30 @@ inline constexpr std::size_t max_page_size = 1000;
 
 /// Where a page ended: the sort value and id of its last task. Encoded as an
 /// opaque, URL-safe string; a cursor only fits the sort it was made for.
-struct PageCursor {
+struct LIBTODO_CORE_EXPORT PageCursor {
   SortKey sort = SortKey::created;
   bool descending = true;
   std::optional<std::int64_t> number;  ///< created/updated/due_date (ms) or priority; empty = null
   std::string title;                   ///< for SortKey::title
   std::string id;
 
+  /// The cursor of a page whose last task is `last`.
   [[nodiscard]] static PageCursor after(const Task& last, SortKey sort, bool descending);
+  /// The opaque, URL-safe text form (TaskPage::next_cursor).
   [[nodiscard]] std::string encode() const;
+  /// The cursor encoded in `text`, or nullopt when it is not one.
   [[nodiscard]] static std::optional<PageCursor> decode(std::string_view text);
 };
 
 /// Appends every problem of `query` (limit range, tags, text, a cursor that is
 /// malformed or made for another sort) to `errors`, named by the HTTP
 /// parameter it came from.
-void check_query(const TaskQuery& query, std::vector<FieldError>& errors);
+LIBTODO_CORE_EXPORT void check_query(const TaskQuery& query, std::vector<FieldError>& errors);
 
 /// The ids of a bulk call without duplicates, in first-seen order. Throws
 /// ValidationError for an empty list or more than max_bulk_ids. For backends.
-[[nodiscard]] std::vector<std::string> distinct_bulk_ids(const std::vector<std::string>& ids);
+[[nodiscard]] LIBTODO_CORE_EXPORT std::vector<std::string> distinct_bulk_ids(
+    const std::vector<std::string>& ids);
 
 /// One page of a listing. `next_cursor` is empty when there is no further page.
 struct TaskPage {
@@ -106,10 +114,11 @@ inline constexpr std::size_t max_bulk_ids = 1000;
 
 /// A new task of `user_id` from a validated draft: a fresh UUIDv7, both
 /// timestamps `now`, version 1. For backends.
-[[nodiscard]] Task new_task(std::string_view user_id, TaskDraft&& draft, Timestamp now);
+[[nodiscard]] LIBTODO_CORE_EXPORT Task new_task(std::string_view user_id, TaskDraft&& draft,
+                                                Timestamp now);
 
 /// Throws ValidationError unless is_valid_user_id(user_id). For backends.
-void require_valid_user_id(std::string_view user_id);
+LIBTODO_CORE_EXPORT void require_valid_user_id(std::string_view user_id);
 
 /// Who owns a task id, as far as a given user may know.
 enum class Ownership {
@@ -129,7 +138,7 @@ enum class Ownership {
 ///
 /// Thread safety: every implementation in libtodo may be called from many
 /// threads at once.
-class TaskRepository {
+class LIBTODO_CORE_EXPORT TaskRepository {
  public:
   virtual ~TaskRepository() = default;
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <libtodo/core_export.hpp>
+
 namespace libtodo {
 
 /// A UTC instant with millisecond precision.
@@ -20,16 +22,17 @@ using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 }
 
 /// The current time, truncated to milliseconds.
-[[nodiscard]] Timestamp now_ms() noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT Timestamp now_ms() noexcept;
 
 /// "2026-01-06T09:30:00.000Z": always UTC, always three fraction digits.
-[[nodiscard]] std::string format_rfc3339(Timestamp t);
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string format_rfc3339(Timestamp t);
 /// Appends format_rfc3339(t) to `out` without a temporary string.
-void append_rfc3339(std::string& out, Timestamp t);
+LIBTODO_CORE_EXPORT void append_rfc3339(std::string& out, Timestamp t);
 
 /// Parses an RFC 3339 date-time. The time zone (`Z` or `+hh:mm`/`-hh:mm`) is
 /// required; fractions beyond milliseconds are truncated. Returns nullopt for
 /// anything else, including out-of-range fields and leap seconds.
-[[nodiscard]] std::optional<Timestamp> parse_rfc3339(std::string_view text) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<Timestamp> parse_rfc3339(
+    std::string_view text) noexcept;
 
 }  // namespace libtodo

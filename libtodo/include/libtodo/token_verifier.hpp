@@ -7,6 +7,7 @@
 #include <string_view>
 #include <utility>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/errors.hpp>
 #include <libtodo/time.hpp>
 
@@ -38,7 +39,8 @@ enum class AuthFailure {
   unsupported_critical,   ///< a `crit` header names an extension we do not implement
 };
 
-[[nodiscard]] std::string_view to_string(AuthFailure f) noexcept;
+/// The enumerator's name, e.g. "bad_signature", for logs.
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view to_string(AuthFailure f) noexcept;
 
 /// The outcome of a verification: a principal, or the reason there is none.
 class Verification {
@@ -46,6 +48,7 @@ class Verification {
   Verification(Principal p) : principal_(std::move(p)) {}  // NOLINT: implicit by design
   Verification(AuthFailure f) : failure_(f) {}             // NOLINT: implicit by design
 
+  /// Whether the token was accepted.
   [[nodiscard]] bool ok() const noexcept { return principal_.has_value(); }
   explicit operator bool() const noexcept { return ok(); }
   /// Precondition: ok().
@@ -60,17 +63,19 @@ class Verification {
 };
 
 /// Verifies bearer tokens. Implementations are safe to call from many threads.
-class TokenVerifier {
+class LIBTODO_CORE_EXPORT TokenVerifier {
  public:
   virtual ~TokenVerifier() = default;
+  /// The principal of a valid compact token (without "Bearer "), or why it is not valid.
   [[nodiscard]] virtual Verification verify(std::string_view token) const = 0;
 };
 
 /// Thrown by callers that prefer exceptions to Verification results.
-class AuthenticationError : public Error {
+class LIBTODO_CORE_EXPORT AuthenticationError : public Error {
  public:
   explicit AuthenticationError(AuthFailure f)
       : Error(std::string("token rejected: ").append(to_string(f))), failure_(f) {}
+  /// Why the token was refused.
   [[nodiscard]] AuthFailure failure() const noexcept { return failure_; }
 
  private:

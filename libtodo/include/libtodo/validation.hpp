@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <libtodo/core_export.hpp>
 #include <libtodo/errors.hpp>
 #include <libtodo/task.hpp>
 
@@ -21,22 +22,23 @@ inline constexpr std::size_t max_user_id_bytes = 255;
 
 /// Number of Unicode code points in `s`, or nullopt when `s` is not valid
 /// UTF-8 (overlong forms, surrogates and values above U+10FFFF are invalid).
-[[nodiscard]] std::optional<std::size_t> utf8_length(std::string_view s) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::optional<std::size_t> utf8_length(
+    std::string_view s) noexcept;
 
 /// `s` without leading and trailing Unicode white space. `s` must be valid UTF-8.
-[[nodiscard]] std::string_view trim_unicode(std::string_view s) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT std::string_view trim_unicode(std::string_view s) noexcept;
 
 /// Normalizes `draft` in place (trims the title and tags, removes duplicate
 /// tags keeping the first) and appends every broken rule to `errors`.
-void check_draft(TaskDraft& draft, std::vector<FieldError>& errors);
+LIBTODO_CORE_EXPORT void check_draft(TaskDraft& draft, std::vector<FieldError>& errors);
 /// The same for the fields a patch sets.
-void check_patch(TaskPatch& patch, std::vector<FieldError>& errors);
+LIBTODO_CORE_EXPORT void check_patch(TaskPatch& patch, std::vector<FieldError>& errors);
 
 /// check_draft / check_patch, throwing ValidationError when anything fails.
-void validate(TaskDraft& draft);
-void validate(TaskPatch& patch);
+LIBTODO_CORE_EXPORT void validate(TaskDraft& draft);
+LIBTODO_CORE_EXPORT void validate(TaskPatch& patch);
 
 /// A user id is opaque text of 1..255 bytes of valid UTF-8.
-[[nodiscard]] bool is_valid_user_id(std::string_view user_id) noexcept;
+[[nodiscard]] LIBTODO_CORE_EXPORT bool is_valid_user_id(std::string_view user_id) noexcept;
 
 }  // namespace libtodo

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include <libtodo/jwt_export.hpp>
 #include <libtodo/token_verifier.hpp>
 
 namespace libtodo {
@@ -78,7 +79,7 @@ struct JwtOptions {
 /// keys already known; a key missing from a successful fetch is dropped.
 ///
 /// Thread-safe: verify() may be called from any number of threads.
-class JwtVerifier final : public TokenVerifier {
+class LIBTODO_JWT_EXPORT JwtVerifier final : public TokenVerifier {
  public:
   /// Throws ConfigError when no key source is configured, an option is
   /// invalid, or jwks_file cannot be read. An unreachable jwks_url is not an
@@ -88,6 +89,7 @@ class JwtVerifier final : public TokenVerifier {
   JwtVerifier(const JwtVerifier&) = delete;
   JwtVerifier& operator=(const JwtVerifier&) = delete;
 
+  /// See TokenVerifier::verify and the checks above.
   [[nodiscard]] Verification verify(std::string_view token) const override;
 
   /// Reloads jwks_file and jwks_url now; false when a source failed (its
@@ -103,6 +105,7 @@ class JwtVerifier final : public TokenVerifier {
     std::uint64_t jwks_fetches = 0;
     std::uint64_t jwks_fetch_failures = 0;
   };
+  /// The counters now.
   [[nodiscard]] Stats stats() const;
 
  private:
@@ -112,33 +115,35 @@ class JwtVerifier final : public TokenVerifier {
 
 /// The claims of a token minted by mint_hs_token.
 struct TokenClaims {
-  std::string subject;
-  std::chrono::seconds lifetime{3600};
-  std::optional<std::string> issuer;
-  std::optional<std::string> audience;
-  std::optional<std::string> email;
-  std::optional<std::string> name;
-  std::optional<std::string> jwt_id;
+  std::string subject;                  ///< `sub`
+  std::chrono::seconds lifetime{3600};  ///< `exp` = issue time + lifetime
+  std::optional<std::string> issuer;    ///< `iss`
+  std::optional<std::string> audience;  ///< `aud`
+  std::optional<std::string> email;     ///< `email`
+  std::optional<std::string> name;      ///< `name`
+  std::optional<std::string> jwt_id;    ///< `jti`
   /// Issue time; empty means now.
   std::optional<std::chrono::system_clock::time_point> issued_at;
 };
 
 /// A compact HS256/HS384/HS512 token for `claims`, signed with `secret`.
 /// Throws ConfigError for an unknown algorithm or an empty secret.
-[[nodiscard]] std::string mint_hs_token(std::string_view secret, const TokenClaims& claims,
-                                        std::string_view algorithm = "HS256");
+[[nodiscard]] LIBTODO_JWT_EXPORT std::string mint_hs_token(std::string_view secret,
+                                                           const TokenClaims& claims,
+                                                           std::string_view algorithm = "HS256");
 
 /// Signs arbitrary header and payload JSON texts with an HMAC algorithm named
 /// in `header_json`'s sense by `algorithm` (HS256/384/512) and returns the
 /// compact form. Nothing is checked: this exists to build test tokens,
 /// including deliberately broken ones.
-[[nodiscard]] std::string sign_hs_compact(std::string_view secret, std::string_view algorithm,
-                                          std::string_view header_json,
-                                          std::string_view payload_json);
+[[nodiscard]] LIBTODO_JWT_EXPORT std::string sign_hs_compact(std::string_view secret,
+                                                             std::string_view algorithm,
+                                                             std::string_view header_json,
+                                                             std::string_view payload_json);
 
 /// base64url without padding (RFC 4648 §5), as JWS uses it.
-[[nodiscard]] std::string base64url_encode(std::string_view bytes);
+[[nodiscard]] LIBTODO_JWT_EXPORT std::string base64url_encode(std::string_view bytes);
 /// Decodes unpadded base64url; nullopt for any other input.
-[[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
+[[nodiscard]] LIBTODO_JWT_EXPORT std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace libtodo

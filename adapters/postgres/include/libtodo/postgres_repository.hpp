@@ -8,10 +8,12 @@
 #include <string>
 
 #include <libtodo/account_store.hpp>
+#include <libtodo/postgres_export.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
 
+/// Which database PostgresTaskRepository uses, and its connection pool.
 struct PostgresOptions {
   /// A libpq connection string or URI, e.g.
   /// `postgresql://user:pass@host:5432/db?sslmode=require` (Neon URLs work as given).
@@ -51,7 +53,8 @@ struct PoolStats {
 /// so several processes starting at once on an empty database migrate it once.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class PostgresTaskRepository final : public TaskRepository, public AccountStore {
+class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskRepository,
+                                                             public AccountStore {
  public:
   /// Connects once, applies migrations, and keeps that connection in the pool.
   /// Throws StorageUnavailable when the server cannot be reached, StorageError
@@ -83,6 +86,7 @@ class PostgresTaskRepository final : public TaskRepository, public AccountStore 
   bool is_token_revoked(std::string_view jti) override;
   void purge_revocations(Timestamp now) override;
 
+  /// The connection pool's counters now.
   [[nodiscard]] PoolStats pool_stats() const;
   /// The highest schema version applied to the database.
   [[nodiscard]] int schema_version() const;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include <libtodo/account_store.hpp>
+#include <libtodo/sqlite_export.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -20,11 +21,12 @@ namespace libtodo {
 /// database stays consistent), with `full` every commit is fsynced first.
 enum class SqliteSync { normal, full };
 
+/// Where and how SqliteTaskRepository opens its database.
 struct SqliteOptions {
   /// A file path, or ":memory:" for a private in-memory database that lives
   /// as long as the repository.
   std::string path = ":memory:";
-  SqliteSync synchronous = SqliteSync::normal;
+  SqliteSync synchronous = SqliteSync::normal;  ///< see SqliteSync
   /// How long a statement waits for a lock held by another connection or
   /// process before giving up with StorageUnavailable.
   std::chrono::milliseconds busy_timeout{5000};
@@ -43,7 +45,8 @@ struct SqliteOptions {
 /// in-memory database uses one connection for everything.
 ///
 /// Thread-safe: any number of threads may call any method at once.
-class SqliteTaskRepository final : public TaskRepository, public AccountStore {
+class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
+                                                         public AccountStore {
  public:
   /// Opens (creating if needed) and migrates the database.
   /// Throws StorageError (or StorageUnavailable) when that fails.
