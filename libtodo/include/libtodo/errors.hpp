@@ -46,6 +46,13 @@ class StorageUnavailable : public StorageError {
   using StorageError::StorageError;
 };
 
+/// A conditional write found the task at another version than the caller
+/// expected (a Precondition; HTTP If-Match): nothing was changed. Maps to 412.
+class PreconditionFailed : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Configuration that cannot work (missing secret, bad URL, ...).
 class ConfigError : public Error {
  public:
