@@ -354,11 +354,15 @@ class FailingRepository final : public libtodo::TaskRepository {
   libtodo::Task create(std::string_view, libtodo::TaskDraft) override { fail(); }
   std::optional<libtodo::Task> find(std::string_view, std::string_view) override { fail(); }
   libtodo::TaskPage list(std::string_view, const libtodo::TaskQuery&) override { fail(); }
-  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch) override {
+  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch,
+                                      const libtodo::Precondition&) override {
     fail();
   }
-  bool remove(std::string_view, std::string_view) override { fail(); }
-  std::optional<libtodo::Task> toggle(std::string_view, std::string_view) override { fail(); }
+  bool remove(std::string_view, std::string_view, const libtodo::Precondition&) override { fail(); }
+  std::optional<libtodo::Task> toggle(std::string_view, std::string_view,
+                                      const libtodo::Precondition&) override {
+    fail();
+  }
   libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&, bool) override { fail(); }
   libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override { fail(); }
   libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
@@ -395,6 +399,12 @@ TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
     REQUIRE(h.status == 503);
     REQUIRE(h.json()["database"] == "unreachable");
     REQUIRE(h.header("Retry-After") == "1");
+    // Not ready, but alive: a load balancer stops sending, nobody restarts the process.
+    const Reply ready = c.send("GET", "/readyz");
+    require_error_shape(ready, 503, "service_unavailable");
+    REQUIRE(ready.header("Retry-After") == "1");
+    REQUIRE(ready.body.find("10.0.0.7") == std::string::npos);
+    REQUIRE(c.send("GET", "/livez").status == 200);
   }
 }
 

@@ -169,6 +169,7 @@ class TestServer {
   [[nodiscard]] libtodo::TaskRepository& repository() { return *repo_; }
   [[nodiscard]] std::shared_ptr<libtodo::TaskRepository> shared_repository() { return repo_; }
   [[nodiscard]] Client client() const { return Client(port_); }
+  [[nodiscard]] todo_server::Server& server() { return *server_; }
 
  private:
   static libtodo::JwtOptions jwt_options() {

@@ -48,6 +48,10 @@ class Server {
   void stop();
   [[nodiscard]] bool is_running() const;
 
+  /// The Prometheus exposition of this server's metrics (empty with
+  /// METRICS=off), for a listener of its own (METRICS_ADDRESS). Thread-safe.
+  [[nodiscard]] std::string metrics_text() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
