@@ -8,7 +8,8 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
             libpqxx-dev libpq-dev libsodium-dev)
 # postgresql: the tests start a real server of their own (never the system's cluster).
 # chromium: the browser test of the /docs page (headless).
-test_pkgs=(catch2 curl postgresql python3 chromium)
+# python3-prometheus-client: the metrics test parses /metrics with its parser.
+test_pkgs=(catch2 curl postgresql python3 python3-prometheus-client chromium)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then want+=("${test_pkgs[@]}"); fi
