@@ -440,7 +440,8 @@ TEST_CASE("CORS: allowed origins get the headers, on errors too; others get none
   REQUIRE(ok.header("Access-Control-Allow-Credentials") == "true");
   REQUIRE(ok.header("Vary") == "Origin");
   const std::string exposed = ok.header("Access-Control-Expose-Headers");
-  for (const char* h : {"Location", "X-Request-Id", "ETag", "Retry-After"})
+  for (const char* h : {"Location", "X-Request-Id", "ETag", "Retry-After", "RateLimit", "RateLimit-Policy",
+                        "Idempotent-Replayed"})
     REQUIRE(exposed.find(h) != std::string::npos);
 
   // Errors carry them too, so the browser lets the app read the error body.
