@@ -7,6 +7,8 @@
 
 #include <libtodo/idempotency_store.hpp>
 
+#include "concurrently.hpp"
+
 namespace libtodo_contract {
 
 using libtodo::IdempotencyClaim;
@@ -112,36 +114,27 @@ TEMPLATE_LIST_TEST_CASE(
   std::atomic<int> succeeded{0}, failed{0}, absent{0};
   std::mutex winner_mutex;
   std::string winner;
-  {
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pool;
-    for (int n = 0; n < threads; ++n) {
-      pool.emplace_back([&, n] {
-        while (!go.load()) std::this_thread::yield();
-        errors.run([&] {
-          try {
-            const std::string title = "writer " + std::to_string(n);
-            const bool ok =
-                removing ? repo->remove("alice", t.id, t.version)
-                         : repo->update("alice", t.id, title_patch(title), t.version).has_value();
-            if (!ok) {
-              // Only a remove may find the task gone (the winner deleted it).
-              if (!removing) throw std::runtime_error("the task vanished");
-              ++absent;
-              return;
-            }
-            ++succeeded;
-            std::lock_guard lock(winner_mutex);
-            winner = title;
-          } catch (const PreconditionFailed&) {
-            ++failed;
-          }
-        });
-      });
-    }
-    go = true;
-    for (auto& th : pool) th.join();
-  }
+  test::run_concurrently(threads, [&](int n) {
+    errors.run([&] {
+      try {
+        const std::string title = "writer " + std::to_string(n);
+        const bool ok =
+            removing ? repo->remove("alice", t.id, t.version)
+                     : repo->update("alice", t.id, title_patch(title), t.version).has_value();
+        if (!ok) {
+          // Only a remove may find the task gone (the winner deleted it).
+          if (!removing) throw std::runtime_error("the task vanished");
+          ++absent;
+          return;
+        }
+        ++succeeded;
+        std::lock_guard lock(winner_mutex);
+        winner = title;
+      } catch (const PreconditionFailed&) {
+        ++failed;
+      }
+    });
+  });
   CHECK(errors.messages() == std::vector<std::string>{});
   CHECK(succeeded == 1);
   CHECK(failed + absent == threads - 1);
@@ -238,21 +231,13 @@ TEMPLATE_LIST_TEST_CASE("contract: of concurrent claims of a new key exactly one
   constexpr int threads = 16;
   ThreadErrors errors;
   std::atomic<int> acquired{0}, waiting{0};
-  {
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pool;
-    for (int n = 0; n < threads; ++n)
-      pool.emplace_back([&] {
-        while (!go.load()) std::this_thread::yield();
-        errors.run([&] {
-          const auto outcome = store.claim(key, "fp", now, 30s, 24h).outcome;
-          if (outcome == Outcome::acquired) ++acquired;
-          if (outcome == Outcome::in_progress) ++waiting;
-        });
-      });
-    go = true;
-    for (auto& th : pool) th.join();
-  }
+  test::run_concurrently(threads, [&](int) {
+    errors.run([&] {
+      const auto outcome = store.claim(key, "fp", now, 30s, 24h).outcome;
+      if (outcome == Outcome::acquired) ++acquired;
+      if (outcome == Outcome::in_progress) ++waiting;
+    });
+  });
   CHECK(errors.messages() == std::vector<std::string>{});
   CHECK(acquired == 1);
   CHECK(waiting == threads - 1);

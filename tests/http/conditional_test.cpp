@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "concurrently.hpp"
 #include "conditional.hpp"
 #include "test_server.hpp"
 
@@ -212,23 +213,17 @@ TEST_CASE("32 concurrent PUTs with one ETag: exactly one succeeds", "[http][etag
 
   constexpr int clients = 32;
   std::atomic<int> ok{0}, precondition_failed{0}, other{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> pool;
-  for (int n = 0; n < clients; ++n)
-    pool.emplace_back([&, n] {
-      Client c = server.client();
-      while (!go.load()) std::this_thread::yield();
-      const Reply r = with_headers(c, tok, "PUT", s.task(id), {{"If-Match", etag}},
-                                   json{{"title", "writer " + std::to_string(n)}}.dump());
-      if (r.status == 200)
-        ++ok;
-      else if (r.status == 412)
-        ++precondition_failed;
-      else
-        ++other;
-    });
-  go = true;
-  for (auto& t : pool) t.join();
+  test::run_concurrently(clients, [&](int n) {
+    Client c = server.client();
+    const Reply r = with_headers(c, tok, "PUT", s.task(id), {{"If-Match", etag}},
+                                 json{{"title", "writer " + std::to_string(n)}}.dump());
+    if (r.status == 200)
+      ++ok;
+    else if (r.status == 412)
+      ++precondition_failed;
+    else
+      ++other;
+  });
   CHECK(ok == 1);
   CHECK(precondition_failed == clients - 1);
   CHECK(other == 0);

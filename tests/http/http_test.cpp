@@ -345,43 +345,9 @@ TEST_CASE("X-Request-Id is echoed when sane and generated otherwise", "[http]") 
   REQUIRE(c.send("GET", "/nowhere").has_header("X-Request-Id"));
 }
 
-namespace {
-
-// A repository whose every call fails the way a broken or unreachable database does.
-class FailingRepository final : public libtodo::TaskRepository {
- public:
-  explicit FailingRepository(bool unavailable) : unavailable_(unavailable) {}
-  libtodo::Task create(std::string_view, libtodo::TaskDraft) override { fail(); }
-  std::optional<libtodo::Task> find(std::string_view, std::string_view) override { fail(); }
-  libtodo::TaskPage list(std::string_view, const libtodo::TaskQuery&) override { fail(); }
-  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch,
-                                      const libtodo::Precondition&) override {
-    fail();
-  }
-  bool remove(std::string_view, std::string_view, const libtodo::Precondition&) override { fail(); }
-  std::optional<libtodo::Task> toggle(std::string_view, std::string_view,
-                                      const libtodo::Precondition&) override {
-    fail();
-  }
-  libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&, bool) override { fail(); }
-  libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override { fail(); }
-  libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
-  libtodo::Ownership ownership(std::string_view, std::string_view) override { fail(); }
-  void ping() override { fail(); }
-
- private:
-  [[noreturn]] void fail() const {
-    if (unavailable_) throw libtodo::StorageUnavailable("connection refused at 10.0.0.7:5432");
-    throw libtodo::StorageError("sqlite: disk I/O error in /var/lib/secret/path.db");
-  }
-  bool unavailable_;
-};
-
-}  // namespace
-
 TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
   SECTION("internal fault") {
-    TestServer server({}, std::make_unique<FailingRepository>(false));
+    TestServer server({}, std::make_unique<test::FailingRepository>(false));
     Client c = server.client();
     const Reply r = c.as(token_for("alice"), "GET", "/api/tasks");
     require_error_shape(r, 500, "internal_error");
@@ -389,7 +355,7 @@ TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
     REQUIRE(r.body.find("sqlite") == std::string::npos);
   }
   SECTION("database unreachable") {
-    TestServer server({}, std::make_unique<FailingRepository>(true));
+    TestServer server({}, std::make_unique<test::FailingRepository>(true));
     Client c = server.client();
     const Reply r = c.as(token_for("alice"), "POST", "/api/tasks", R"({"title":"x"})");
     require_error_shape(r, 503, "service_unavailable");

@@ -12,6 +12,7 @@
 
 #include <libtodo/idempotency_store.hpp>
 
+#include "concurrently.hpp"
 #include "idempotency.hpp"
 #include "test_server.hpp"
 
@@ -54,19 +55,10 @@ TEST_CASE(
   const std::string body = R"({"title":"exactly once","tags":["a","b"]})";
   constexpr int retries = 10;
   std::vector<Reply> replies(retries);
-  {
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pool;
-    for (int i = 0; i < retries; ++i)
-      pool.emplace_back([&, i] {
-        Client c = server.client();
-        while (!go.load()) std::this_thread::yield();
-        replies[static_cast<std::size_t>(i)] =
-            post_with_key(c, tok, s.tasks(), "create-once-1", body);
-      });
-    go = true;
-    for (auto& t : pool) t.join();
-  }
+  test::run_concurrently(retries, [&](int i) {
+    Client c = server.client();
+    replies[static_cast<std::size_t>(i)] = post_with_key(c, tok, s.tasks(), "create-once-1", body);
+  });
   Client c = server.client();
   CHECK(task_count(c, tok) == 1);
   int replayed = 0;

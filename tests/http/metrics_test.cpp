@@ -209,43 +209,8 @@ TEST_CASE("/livez and /readyz answer without a token", "[http][probes]") {
   CHECK(c.send("POST", "/readyz").status == 405);
 }
 
-namespace {
-
-// A store whose database does not answer: ping hangs (as a connect or a query
-// does on a lost network); nothing else is called by the probes.
-class HangingRepository final : public libtodo::TaskRepository {
- public:
-  libtodo::Task create(std::string_view, libtodo::TaskDraft) override { fail(); }
-  std::optional<libtodo::Task> find(std::string_view, std::string_view) override { fail(); }
-  libtodo::TaskPage list(std::string_view, const libtodo::TaskQuery&) override { fail(); }
-  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch,
-                                      const libtodo::Precondition&) override {
-    fail();
-  }
-  bool remove(std::string_view, std::string_view, const libtodo::Precondition&) override { fail(); }
-  std::optional<libtodo::Task> toggle(std::string_view, std::string_view,
-                                      const libtodo::Precondition&) override {
-    fail();
-  }
-  libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&,
-                                    bool) override {
-    fail();
-  }
-  libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override {
-    fail();
-  }
-  libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
-  libtodo::Ownership ownership(std::string_view, std::string_view) override { fail(); }
-  void ping() override { std::this_thread::sleep_for(std::chrono::seconds(3)); }
-
- private:
-  [[noreturn]] static void fail() { throw libtodo::StorageUnavailable("down"); }
-};
-
-}  // namespace
-
 TEST_CASE("/readyz answers 503 within 2 s when the database hangs", "[http][probes]") {
-  TestServer server({}, std::make_unique<HangingRepository>());
+  TestServer server({}, std::make_unique<test::FailingRepository>(true, std::chrono::seconds(3)));
   Client c = server.client();
   for (int i = 0; i < 2; ++i) {
     const auto start = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "concurrently.hpp"
 #include "http/process.hpp"
 #include "http/test_server.hpp"
 
@@ -192,20 +193,12 @@ TEST_CASE("Idempotency-Key holds across two servers on one database", "[postgres
   const std::string tok = test::token_for("alice");
   constexpr int retries = 10;
   std::vector<Reply> replies(retries);
-  {
-    std::atomic<bool> go{false};
-    std::vector<std::thread> pool;
-    for (int i = 0; i < retries; ++i)
-      pool.emplace_back([&, i] {
-        Client c = (i % 2 == 0 ? a : b).client();  // half the retries reach each instance
-        while (!go.load()) std::this_thread::yield();
-        replies[static_cast<std::size_t>(i)] =
-            c.send("POST", "/api/tasks", R"({"title":"once across instances"})",
-                   {{"Authorization", "Bearer " + tok}, {"Idempotency-Key", "multi-1"}});
-      });
-    go = true;
-    for (auto& t : pool) t.join();
-  }
+  test::run_concurrently(retries, [&](int i) {
+    Client c = (i % 2 == 0 ? a : b).client();  // half the retries reach each instance
+    replies[static_cast<std::size_t>(i)] =
+        c.send("POST", "/api/tasks", R"({"title":"once across instances"})",
+               {{"Authorization", "Bearer " + tok}, {"Idempotency-Key", "multi-1"}});
+  });
   for (const Reply& r : replies) {
     INFO(r.body);
     CHECK(r.status == 201);
