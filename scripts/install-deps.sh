@@ -8,7 +8,8 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
             libpqxx-dev libpq-dev libsodium-dev)
 # postgresql: the tests start a real server of their own (never the system's cluster).
 # chromium: the browser test of the /docs page (headless).
-test_pkgs=(catch2 curl postgresql python3 chromium)
+# python3-prometheus-client: the metrics test parses /metrics with its parser.
+test_pkgs=(catch2 curl postgresql python3 python3-prometheus-client chromium)
 
 # bench/run.sh: wrk drives the load; prepare.py mints tokens with openssl.
 bench_pkgs=(wrk python3 openssl postgresql procps)

@@ -805,3 +805,4 @@ TEMPLATE_LIST_TEST_CASE("contract: ping", "[contract]", ContractBackends) {
   CHECK_NOTHROW(repo->ping());
 }
 #include "contract/query_contract.hpp"
+#include "contract/concurrency_contract.hpp"

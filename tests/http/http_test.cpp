@@ -345,39 +345,9 @@ TEST_CASE("X-Request-Id is echoed when sane and generated otherwise", "[http]") 
   REQUIRE(c.send("GET", "/nowhere").has_header("X-Request-Id"));
 }
 
-namespace {
-
-// A repository whose every call fails the way a broken or unreachable database does.
-class FailingRepository final : public libtodo::TaskRepository {
- public:
-  explicit FailingRepository(bool unavailable) : unavailable_(unavailable) {}
-  libtodo::Task create(std::string_view, libtodo::TaskDraft) override { fail(); }
-  std::optional<libtodo::Task> find(std::string_view, std::string_view) override { fail(); }
-  libtodo::TaskPage list(std::string_view, const libtodo::TaskQuery&) override { fail(); }
-  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch) override {
-    fail();
-  }
-  bool remove(std::string_view, std::string_view) override { fail(); }
-  std::optional<libtodo::Task> toggle(std::string_view, std::string_view) override { fail(); }
-  libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&, bool) override { fail(); }
-  libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override { fail(); }
-  libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
-  libtodo::Ownership ownership(std::string_view, std::string_view) override { fail(); }
-  void ping() override { fail(); }
-
- private:
-  [[noreturn]] void fail() const {
-    if (unavailable_) throw libtodo::StorageUnavailable("connection refused at 10.0.0.7:5432");
-    throw libtodo::StorageError("sqlite: disk I/O error in /var/lib/secret/path.db");
-  }
-  bool unavailable_;
-};
-
-}  // namespace
-
 TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
   SECTION("internal fault") {
-    TestServer server({}, std::make_unique<FailingRepository>(false));
+    TestServer server({}, std::make_unique<test::FailingRepository>(false));
     Client c = server.client();
     const Reply r = c.as(token_for("alice"), "GET", "/api/tasks");
     require_error_shape(r, 500, "internal_error");
@@ -385,7 +355,7 @@ TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
     REQUIRE(r.body.find("sqlite") == std::string::npos);
   }
   SECTION("database unreachable") {
-    TestServer server({}, std::make_unique<FailingRepository>(true));
+    TestServer server({}, std::make_unique<test::FailingRepository>(true));
     Client c = server.client();
     const Reply r = c.as(token_for("alice"), "POST", "/api/tasks", R"({"title":"x"})");
     require_error_shape(r, 503, "service_unavailable");
@@ -395,6 +365,12 @@ TEST_CASE("500 says nothing of internals; 503 sets Retry-After", "[http]") {
     REQUIRE(h.status == 503);
     REQUIRE(h.json()["database"] == "unreachable");
     REQUIRE(h.header("Retry-After") == "1");
+    // Not ready, but alive: a load balancer stops sending, nobody restarts the process.
+    const Reply ready = c.send("GET", "/readyz");
+    require_error_shape(ready, 503, "service_unavailable");
+    REQUIRE(ready.header("Retry-After") == "1");
+    REQUIRE(ready.body.find("10.0.0.7") == std::string::npos);
+    REQUIRE(c.send("GET", "/livez").status == 200);
   }
 }
 
@@ -430,7 +406,8 @@ TEST_CASE("CORS: allowed origins get the headers, on errors too; others get none
   REQUIRE(ok.header("Access-Control-Allow-Credentials") == "true");
   REQUIRE(ok.header("Vary") == "Origin");
   const std::string exposed = ok.header("Access-Control-Expose-Headers");
-  for (const char* h : {"Location", "X-Request-Id", "ETag", "Retry-After"})
+  for (const char* h : {"Location", "X-Request-Id", "ETag", "Retry-After", "RateLimit", "RateLimit-Policy",
+                        "Idempotent-Replayed"})
     REQUIRE(exposed.find(h) != std::string::npos);
 
   // Errors carry them too, so the browser lets the app read the error body.

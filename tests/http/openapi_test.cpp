@@ -466,3 +466,32 @@ TEST_CASE("/docs is 404 with the error body when the package is not configured o
     CHECK(c.send("GET", "/health").status == 200);
   }
 }
+
+TEST_CASE("the document has the conditional, idempotency and rate-limit parts the server implements") {
+  const json doc = document(true);
+  const auto names_of = [&](const Operation& o) {
+    std::set<std::string> names;
+    for (const json& p : parameters_of(doc, o)) names.insert(p.at("name").get<std::string>());
+    return names;
+  };
+  for (const Operation& o : operations(doc)) {
+    INFO(o.method << " " << o.path);
+    const json& responses = o.op->at("responses");
+    const auto has = [&](const char* status) { return responses.contains(status); };
+    const bool item = o.path.size() > 5 && (o.path.substr(o.path.size() - 5) == "/{id}" ||
+                                            o.path.find("/{id}/complete") != std::string::npos);
+    const bool idempotent = o.method == "post" && o.path.rfind("/api/", 0) == 0 &&
+                            o.path.find("/tasks") != std::string::npos;
+    CHECK(names_of(o).count("If-Match") == (item && o.method != "get"));
+    CHECK(names_of(o).count("If-None-Match") == (item && o.method == "get"));
+    CHECK(has("412") == (item && o.method != "get"));
+    CHECK(has("304") == (item && o.method == "get"));
+    CHECK(names_of(o).count("Idempotency-Key") == idempotent);
+    CHECK(has("409") == (idempotent || o.path == "/api/auth/register"));
+    // Probes and /metrics are never rate-limited; everything else may be.
+    const bool probe = o.path == "/health" || o.path == "/livez" || o.path == "/readyz" || o.path == "/metrics";
+    CHECK(has("429") == !probe);
+    if (item && o.method != "delete") CHECK(has_header(doc, responses.at("200"), "ETag"));
+  }
+  CHECK(doc.at("paths").at("/metrics").at("get").at("responses").at("200").at("content").contains("text/plain"));
+}

@@ -135,6 +135,48 @@ inline std::string create_task(Client& c, const std::string& token, const Shape&
   return r.json()["id"];
 }
 
+/// A repository whose every call fails the way a broken (StorageError) or
+/// unreachable (StorageUnavailable) database does; `ping_delay` makes ping
+/// hang that long first, as a connect or query does on a lost network.
+class FailingRepository final : public libtodo::TaskRepository {
+ public:
+  explicit FailingRepository(bool unavailable, std::chrono::milliseconds ping_delay = {})
+      : unavailable_(unavailable), ping_delay_(ping_delay) {}
+  libtodo::Task create(std::string_view, libtodo::TaskDraft) override { fail(); }
+  std::optional<libtodo::Task> find(std::string_view, std::string_view) override { fail(); }
+  libtodo::TaskPage list(std::string_view, const libtodo::TaskQuery&) override { fail(); }
+  std::optional<libtodo::Task> update(std::string_view, std::string_view, libtodo::TaskPatch,
+                                      const libtodo::Precondition&) override {
+    fail();
+  }
+  bool remove(std::string_view, std::string_view, const libtodo::Precondition&) override { fail(); }
+  std::optional<libtodo::Task> toggle(std::string_view, std::string_view,
+                                      const libtodo::Precondition&) override {
+    fail();
+  }
+  libtodo::BulkResult set_completed(std::string_view, const std::vector<std::string>&,
+                                    bool) override {
+    fail();
+  }
+  libtodo::BulkResult remove_all(std::string_view, const std::vector<std::string>&) override {
+    fail();
+  }
+  libtodo::TaskStats stats(std::string_view, libtodo::Timestamp) override { fail(); }
+  libtodo::Ownership ownership(std::string_view, std::string_view) override { fail(); }
+  void ping() override {
+    std::this_thread::sleep_for(ping_delay_);
+    fail();
+  }
+
+ private:
+  [[noreturn]] void fail() const {
+    if (unavailable_) throw libtodo::StorageUnavailable("connection refused at 10.0.0.7:5432");
+    throw libtodo::StorageError("sqlite: disk I/O error in /var/lib/secret/path.db");
+  }
+  bool unavailable_;
+  std::chrono::milliseconds ping_delay_;
+};
+
 // A server with its own repository (SQLite :memory: unless given) running on a thread.
 class TestServer {
  public:
@@ -169,6 +211,7 @@ class TestServer {
   [[nodiscard]] libtodo::TaskRepository& repository() { return *repo_; }
   [[nodiscard]] std::shared_ptr<libtodo::TaskRepository> shared_repository() { return repo_; }
   [[nodiscard]] Client client() const { return Client(port_); }
+  [[nodiscard]] todo_server::Server& server() { return *server_; }
 
  private:
   static libtodo::JwtOptions jwt_options() {

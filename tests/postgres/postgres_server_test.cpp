@@ -5,8 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
+#include "concurrently.hpp"
 #include "http/process.hpp"
 #include "http/test_server.hpp"
 
@@ -73,6 +77,11 @@ TEST_CASE("database outage: 503 within 2 s, then recovery without a restart", "[
     CHECK(health.status == 503);
     CHECK(health.json()["database"] == "unreachable");
     CHECK(health_ms < std::chrono::milliseconds(2000));
+    const auto [ready, ready_ms] = timed([&] { return c.send("GET", "/readyz"); });
+    CHECK(ready.status == 503);
+    CHECK(ready.header("Retry-After") == "1");
+    CHECK(ready_ms < std::chrono::milliseconds(2000));
+    CHECK(c.send("GET", "/livez").status == 200);
   }
 
   pg.start();
@@ -81,6 +90,7 @@ TEST_CASE("database outage: 503 within 2 s, then recovery without a restart", "[
   REQUIRE(again.status == 200);
   REQUIRE(again.json()["title"] == "survives the outage");
   REQUIRE(c.send("GET", "/health").status == 200);
+  REQUIRE(c.send("GET", "/readyz").status == 200);
   // Nothing half-written during the outage.
   REQUIRE(c.as(tok, "GET", "/api/tasks").json()["tasks"].size() == 1);
 }
@@ -152,4 +162,48 @@ TEST_CASE("two servers starting at once on an empty database migrate it once and
   const Reply read = cb.as(tok, "GET", "/api/tasks/" + created.json()["id"].get<std::string>());
   REQUIRE(read.status == 200);
   REQUIRE(read.json()["title"] == "made on A");
+}
+
+TEST_CASE("/readyz follows the database: 503 within 2 s of it stopping, 200 once it is back",
+          "[postgres][fault]") {
+  OwnPostgres pg;
+  auto repo = repository_on(pg.url());
+  test::TestServer server({}, std::move(repo));
+  Client c = server.client();
+  REQUIRE(c.send("GET", "/readyz").status == 200);
+  pg.stop();
+  const auto [ready, ms] = timed([&] { return c.send("GET", "/readyz"); });
+  CHECK(ready.status == 503);
+  CHECK(ms < std::chrono::milliseconds(2000));
+  pg.start();
+  // Ready again without a restart (the next probe reconnects).
+  bool back = false;
+  for (int i = 0; i < 50 && !back; ++i) {
+    back = c.send("GET", "/readyz").status == 200;
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(back);
+}
+
+TEST_CASE("Idempotency-Key holds across two servers on one database", "[postgres][idempotency]") {
+  OwnPostgres pg;
+  const libtodo::PostgresOptions shared = test::isolated_pg_options(pg.url());
+  test::TestServer a({}, std::make_unique<libtodo::PostgresTaskRepository>(shared));
+  test::TestServer b({}, std::make_unique<libtodo::PostgresTaskRepository>(shared));
+  const std::string tok = test::token_for("alice");
+  constexpr int retries = 10;
+  std::vector<Reply> replies(retries);
+  test::run_concurrently(retries, [&](int i) {
+    Client c = (i % 2 == 0 ? a : b).client();  // half the retries reach each instance
+    replies[static_cast<std::size_t>(i)] =
+        c.send("POST", "/api/tasks", R"({"title":"once across instances"})",
+               {{"Authorization", "Bearer " + tok}, {"Idempotency-Key", "multi-1"}});
+  });
+  for (const Reply& r : replies) {
+    INFO(r.body);
+    CHECK(r.status == 201);
+    CHECK(r.body == replies[0].body);
+  }
+  CHECK(a.client().as(tok, "GET", "/api/tasks").json()["tasks"].size() == 1);
+  CHECK(b.client().as(tok, "GET", "/api/tasks").json()["tasks"].size() == 1);
 }

@@ -177,7 +177,7 @@ TEST_CASE("sqlite: each migration is recorded once", "[sqlite][migrations]") {
     counts.emplace_back(rows.getColumn(0).getInt(), rows.getColumn(1).getInt());
     CHECK_FALSE(rows.getColumn(2).getString().empty());  // every migration has a name
   }
-  CHECK(counts == std::vector<std::pair<int, int>>{{1, 1}, {2, 1}, {3, 1}});
+  CHECK(counts == std::vector<std::pair<int, int>>{{1, 1}, {2, 1}, {3, 1}, {4, 1}});
 }
 
 TEST_CASE("sqlite: several repositories migrating one new file at once", "[sqlite][migrations]") {
@@ -210,6 +210,20 @@ TEST_CASE("sqlite: several repositories migrating one new file at once", "[sqlit
           libtodo::latest_schema_version);
     CHECK(raw.execAndGet("SELECT COUNT(*) FROM tasks").getInt() == openers);
   }
+}
+
+TEST_CASE("sqlite: ping fails when the database lost migrations after opening",
+          "[sqlite][migrations]") {
+  TempDb db;
+  SqliteTaskRepository repo(db.options());
+  CHECK_NOTHROW(repo.ping());
+  {
+    // As if the file were replaced by an older backup while the server runs.
+    SQLite::Database raw(db.path(), SQLite::OPEN_READWRITE);
+    raw.exec("DELETE FROM schema_migrations WHERE version = " +
+             std::to_string(libtodo::latest_schema_version));
+  }
+  CHECK_THROWS_AS(repo.ping(), libtodo::StorageUnavailable);
 }
 
 TEST_CASE("sqlite: opening a database from a newer schema is refused", "[sqlite][migrations]") {

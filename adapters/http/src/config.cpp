@@ -1,6 +1,8 @@
 #include "config.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -34,10 +36,12 @@ constexpr Setting settings[] = {
     {"jwks-ttl", "JWKS_TTL", nullptr, "seconds between background JWKS refreshes (default 600)"},
     {"jwt-issuer", "JWT_ISSUER", nullptr, "required `iss` of tokens (default: not checked)"},
     {"jwt-audience", "JWT_AUDIENCE", nullptr, "required `aud` of tokens (default: not checked)"},
-    {"jwt-leeway", "JWT_LEEWAY", nullptr, "seconds of clock skew allowed for exp/nbf/iat (default 60)"},
+    {"jwt-leeway", "JWT_LEEWAY", nullptr,
+     "seconds of clock skew allowed for exp/nbf/iat (default 60)"},
     {"auth-accounts", "AUTH_ACCOUNTS", nullptr,
      "on or off (default): the built-in /api/auth register/login/logout/me routes"},
-    {"auth-token-ttl", "AUTH_TOKEN_TTL", nullptr, "lifetime in seconds of tokens issued at login (default 3600)"},
+    {"auth-token-ttl", "AUTH_TOKEN_TTL", nullptr,
+     "lifetime in seconds of tokens issued at login (default 3600)"},
     {"host", "HOST", nullptr, "listen address (default 127.0.0.1)"},
     {"port", "PORT", nullptr, "listen port, 0 for any free port (default 8000)"},
     {"log-level", "LOG_LEVEL", nullptr, "debug, info, warn or error (default info)"},
@@ -66,6 +70,20 @@ constexpr Setting settings[] = {
      "scripts install, when present)"},
     {"sqlite-synchronous", "SQLITE_SYNCHRONOUS", nullptr,
      "normal (default) or full: see docs/configuration.md for the durability each gives"},
+    {"metrics", "METRICS", nullptr, "on (default) or off: count requests and serve GET /metrics"},
+    {"metrics-address", "METRICS_ADDRESS", nullptr,
+     "HOST:PORT of a listener serving only /metrics, instead of the API port (default: the API "
+     "port)"},
+    {"rate-limit-user-rps", "RATE_LIMIT_USER_RPS", nullptr,
+     "requests per second allowed per user (token subject); 0 = off (default)"},
+    {"rate-limit-user-burst", "RATE_LIMIT_USER_BURST", nullptr,
+     "requests a user may send at once (default: the per-second rate, at least 1)"},
+    {"rate-limit-address-rps", "RATE_LIMIT_ADDRESS_RPS", nullptr,
+     "requests per second allowed per client address; 0 = off (default)"},
+    {"rate-limit-address-burst", "RATE_LIMIT_ADDRESS_BURST", nullptr,
+     "requests a client address may send at once (default: the per-second rate, at least 1)"},
+    {"idempotency-ttl", "IDEMPOTENCY_TTL", nullptr,
+     "seconds a response to an Idempotency-Key is kept for retries (default 86400)"},
 };
 
 long long parse_int(const std::string& name, const std::string& v, long long lo, long long hi) {
@@ -75,6 +93,22 @@ long long parse_int(const std::string& name, const std::string& v, long long lo,
     throw ConfigError(name + " must be an integer from " + std::to_string(lo) + " to " +
                       std::to_string(hi) + ", got \"" + v + "\"");
   return n;
+}
+
+double parse_number(const std::string& name, const std::string& v, double lo, double hi) {
+  double n = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc{} || p != v.data() + v.size() || !(n >= lo && n <= hi))
+    throw ConfigError(name + " must be a number from " +
+                      std::to_string(static_cast<long long>(lo)) + " to " +
+                      std::to_string(static_cast<long long>(hi)) + ", got \"" + v + "\"");
+  return n;
+}
+
+bool parse_switch(const std::string& name, const std::string& v) {
+  if (v == "on" || v == "true" || v == "1") return true;
+  if (v == "off" || v == "false" || v == "0") return false;
+  throw ConfigError(name + " must be on or off, got \"" + v + "\"");
 }
 
 std::string strip_quotes(std::string v) {
@@ -214,12 +248,7 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
   if (auto v = get("jwt-audience"); v && !v->empty()) c.jwt_audience = v;
   if (auto v = get("jwt-leeway")) c.jwt_leeway = std::chrono::seconds{parse_int("JWT_LEEWAY", *v, 0, 3600)};
 
-  if (auto v = get("auth-accounts")) {
-    if (*v == "on" || *v == "true" || *v == "1")
-      c.auth_accounts = true;
-    else if (*v != "off" && *v != "false" && *v != "0")
-      throw ConfigError("AUTH_ACCOUNTS must be on or off, got \"" + *v + "\"");
-  }
+  if (auto v = get("auth-accounts")) c.auth_accounts = parse_switch("AUTH_ACCOUNTS", *v);
   if (auto v = get("auth-token-ttl"))
     c.auth_token_ttl = std::chrono::seconds{parse_int("AUTH_TOKEN_TTL", *v, 60, 86400 * 30)};
   if (c.auth_accounts && c.secret.empty())
@@ -272,6 +301,37 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
   c.http.docs_dir = TODO_DEFAULT_DOCS_DIR;
 #endif
   if (auto v = get("docs-dir")) c.http.docs_dir = *v;
+  if (auto v = get("metrics")) c.http.metrics = parse_switch("METRICS", *v);
+  if (auto v = get("metrics-address"); v && !v->empty()) {
+    const auto colon = v->rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      throw ConfigError("METRICS_ADDRESS must be HOST:PORT, e.g. 127.0.0.1:9100, got \"" + *v +
+                        "\"");
+    c.metrics_host = v->substr(0, colon);
+    c.metrics_port =
+        static_cast<int>(parse_int("METRICS_ADDRESS's port", v->substr(colon + 1), 0, 65535));
+    c.http.metrics_on_api_port = false;
+  }
+  // A token bucket per user and per client address: RPS turns it on; the
+  // burst defaults to one second's worth.
+  const auto rate_limit = [&](const char* rps_flag, const char* burst_flag,
+                              const std::string& prefix) {
+    RateLimit limit;
+    if (auto v = get(rps_flag)) limit.per_second = parse_number(prefix + "_RPS", *v, 0, 1e6);
+    if (auto v = get(burst_flag)) {
+      if (!limit.enabled()) throw ConfigError(prefix + "_BURST needs " + prefix + "_RPS");
+      limit.burst = parse_number(prefix + "_BURST", *v, 1, 1e6);
+    } else {
+      limit.burst = std::max(1.0, std::ceil(limit.per_second));
+    }
+    return limit;
+  };
+  c.http.user_rate_limit =
+      rate_limit("rate-limit-user-rps", "rate-limit-user-burst", "RATE_LIMIT_USER");
+  c.http.address_rate_limit =
+      rate_limit("rate-limit-address-rps", "rate-limit-address-burst", "RATE_LIMIT_ADDRESS");
+  if (auto v = get("idempotency-ttl"))
+    c.http.idempotency.ttl = std::chrono::seconds{parse_int("IDEMPOTENCY_TTL", *v, 60, 86400 * 30)};
   if (auto v = get("sqlite-synchronous")) {
     if (*v != "normal" && *v != "full") throw ConfigError("SQLITE_SYNCHRONOUS must be normal or full");
     c.sqlite_synchronous = *v == "full" ? libtodo::SqliteSync::full : libtodo::SqliteSync::normal;

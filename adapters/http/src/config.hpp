@@ -28,6 +28,28 @@ struct DatabaseConfig {
 /// `postgresql://` / `postgres://` URLs. Throws libtodo::ConfigError.
 [[nodiscard]] DatabaseConfig parse_database_url(const std::string& url);
 
+/// A token bucket: `burst` requests at once, refilled at `per_second`; off when 0.
+struct RateLimit {
+  double per_second = 0;
+  double burst = 0;
+  [[nodiscard]] bool enabled() const noexcept { return per_second > 0; }
+};
+
+/// Idempotency-Key handling (see idempotency.hpp).
+struct IdempotencyOptions {
+  /// How long a stored response is replayed (IDEMPOTENCY_TTL).
+  std::chrono::seconds ttl{86400};
+  /// How long a first attempt holds its key before a retry may take it over
+  /// (its owner is presumed dead): longer than any request takes.
+  std::chrono::milliseconds lease{30000};
+  /// How long a retry waits for a first attempt still running before it
+  /// answers 409 with Retry-After.
+  std::chrono::milliseconds wait{10000};
+  /// Expired keys are deleted at most this often (at most 1000 at a time) by
+  /// the request that finds the time has come.
+  std::chrono::seconds purge_interval{300};
+};
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
@@ -56,6 +78,17 @@ struct HttpOptions {
   std::vector<std::string> cors_origins;
   /// Directory of the swagger-ui-dist npm package for /docs; empty: /docs is 404.
   std::string docs_dir;
+  /// Count requests and serve /metrics (METRICS=on|off).
+  bool metrics = true;
+  /// Serve /metrics on the API port; false when METRICS_ADDRESS moves it to
+  /// a listener of its own.
+  bool metrics_on_api_port = true;
+  /// Per token subject and per client address (RATE_LIMIT_USER_*, RATE_LIMIT_ADDRESS_*).
+  RateLimit user_rate_limit;
+  RateLimit address_rate_limit;
+  IdempotencyOptions idempotency;
+  /// How long /readyz waits for the database before answering 503.
+  std::chrono::milliseconds readiness_timeout{1500};
 };
 
 struct ServerConfig {
@@ -75,6 +108,9 @@ struct ServerConfig {
   HttpOptions http;
   LogLevel log_level = LogLevel::info;
   bool auth_accounts = false;  ///< AUTH_ACCOUNTS: the built-in accounts of SPEC §4
+  /// METRICS_ADDRESS: host and port of a listener serving only /metrics; empty: none.
+  std::string metrics_host;
+  int metrics_port = 0;
   std::chrono::seconds auth_token_ttl{3600};
 };
 

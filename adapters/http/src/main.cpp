@@ -16,6 +16,7 @@
 
 #include "config.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "server.hpp"
 
 namespace {
@@ -118,6 +119,15 @@ int serve(const std::vector<std::string>& args, Logger& log) {
 
   Server server(*repo, verifier, log, config.http, accounts.get());
   const int port = server.bind();
+  // METRICS_ADDRESS: /metrics on a listener of its own, off the public port.
+  std::unique_ptr<MetricsListener> metrics;
+  if (config.http.metrics && !config.metrics_host.empty()) {
+    metrics = std::make_unique<MetricsListener>(
+        config.metrics_host, config.metrics_port, [&server] { return server.metrics_text(); }, log);
+    const int metrics_port = metrics->start();
+    log.log(LogLevel::info, "serving metrics",
+            {{"host", config.metrics_host}, {"port", metrics_port}});
+  }
   log.log(LogLevel::info, "listening",
           {{"host", config.http.host},
            {"port", port},
@@ -134,6 +144,7 @@ int serve(const std::vector<std::string>& args, Logger& log) {
   // run() also returns when listening fails; wake the waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
+  if (metrics) metrics->stop();
   repo.reset();
   log.log(LogLevel::info, "stopped");
   return 0;

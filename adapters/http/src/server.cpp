@@ -13,11 +13,18 @@
 #include <nlohmann/json.hpp>
 
 #include <libtodo/errors.hpp>
+#include <libtodo/idempotency_store.hpp>
+#include <libtodo/jwt_verifier.hpp>
 #include <libtodo/uuid.hpp>
 
+#include "conditional.hpp"
 #include "http_util.hpp"
 #include "front.hpp"
+#include "idempotency.hpp"
+#include "metrics.hpp"
 #include "openapi.hpp"
+#include "probes.hpp"
+#include "rate_limit.hpp"
 #include "task_json.hpp"
 
 namespace todo_server {
@@ -54,12 +61,17 @@ FrontOptions front_options(const HttpOptions& o) {
   return f;
 }
 
-// Per-request facts the access log needs. cpp-httplib runs a request's
-// pre-routing handler, route handler and logger on one thread.
+struct Route;
+
+// Per-request facts the access log and the metrics need. cpp-httplib runs a
+// request's pre-routing handler, route handler, post-routing handler and
+// logger on one thread.
 struct RequestState {
   std::chrono::steady_clock::time_point start;
   const char* route = nullptr;
   std::string user_id;
+  const Route* matched = nullptr;  // the route table's answer for the path
+  bool started = false;            // pre-routing ran (cpp-httplib skips it for unparsable requests)
 };
 thread_local RequestState request_state;
 
@@ -71,8 +83,11 @@ struct Route {
   bool accounts_only = false;  // exists only with AUTH_ACCOUNTS=on
 };
 
-constexpr std::array<Route, 20> routes{{
+constexpr std::array<Route, 23> routes{{
     {"/health", "GET, HEAD"},
+    {"/livez", "GET, HEAD"},
+    {"/readyz", "GET, HEAD"},
+    {"/metrics", "GET, HEAD"},
     {"/openapi.json", "GET, HEAD"},
     {"/docs", "GET, HEAD"},
     {"/docs/{file}", "GET, HEAD"},
@@ -114,6 +129,42 @@ const Route* match_route(std::string_view path, bool with_accounts) {
   return nullptr;
 }
 
+// Probes and scrapes are never rate-limited: load balancers and Prometheus
+// call them from one address, and must see the truth.
+bool is_probe(const Route* r) {
+  return r != nullptr && (r->name == "/health" || r->name == "/livez" || r->name == "/readyz" ||
+                          r->name == "/metrics");
+}
+
+// The labels of todo_auth_failures_total: every libtodo::AuthFailure, in
+// enum order, then the two the server adds.
+constexpr std::size_t auth_failure_kinds =
+    static_cast<std::size_t>(libtodo::AuthFailure::unsupported_critical) + 1;
+constexpr std::size_t auth_missing = auth_failure_kinds;
+constexpr std::size_t auth_revoked = auth_failure_kinds + 1;
+
+std::vector<std::string> auth_failure_labels() {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < auth_failure_kinds; ++i)
+    out.emplace_back(libtodo::to_string(static_cast<libtodo::AuthFailure>(i)));
+  out.emplace_back("missing");
+  out.emplace_back("revoked");
+  return out;
+}
+
+std::vector<std::string> route_labels() {
+  std::vector<std::string> out;
+  for (const Route& r : routes) out.emplace_back(r.name);
+  return out;
+}
+
+// Appends a member to a structured-field List header (one line, comma-separated).
+void append_list_header(Response& res, const char* name, const std::string& item) {
+  const std::string current = res.get_header_value(name);
+  res.headers.erase(name);
+  res.set_header(name, current.empty() ? item : current + ", " + item);
+}
+
 bool valid_request_id(const std::string& id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -137,6 +188,11 @@ struct Server::Impl {
   const Logger& log;
   HttpOptions options;
   Accounts* accounts;
+  std::unique_ptr<Metrics> metrics;            // null with METRICS=off
+  std::unique_ptr<RateLimiter> user_limit;     // null when off
+  std::unique_ptr<RateLimiter> address_limit;  // null when off
+  std::unique_ptr<Idempotency> idempotency;    // null when the repository keeps no keys
+  ReadinessProbe readiness;
   Engine http;
   Front front;
 
@@ -147,9 +203,18 @@ struct Server::Impl {
         log(l),
         options(std::move(o)),
         accounts(a),
+        readiness([&r] { r.ping(); }),
         front(front_options(options), [this](httplib::Stream& stream, bool close, bool& closed) {
           return http.handle(stream, close, closed);
         }) {
+    if (options.metrics)
+      metrics = std::make_unique<Metrics>(route_labels(), auth_failure_labels(), LIBTODO_VERSION);
+    if (options.user_rate_limit.enabled())
+      user_limit = std::make_unique<RateLimiter>(options.user_rate_limit);
+    if (options.address_rate_limit.enabled())
+      address_limit = std::make_unique<RateLimiter>(options.address_rate_limit);
+    if (auto* store = dynamic_cast<libtodo::IdempotencyStore*>(&repo))
+      idempotency = std::make_unique<Idempotency>(*store, options.idempotency, log, metrics.get());
     configure();
     install_routes();
   }
@@ -163,12 +228,36 @@ struct Server::Impl {
 
     http.set_pre_routing_handler([this](const Request& req, Response& res) {
       request_state.start = std::chrono::steady_clock::now();
+      request_state.started = true;
+      request_state.matched = match_route(req.path, accounts != nullptr);
       request_state.route = nullptr;
       request_state.user_id.clear();
+      if (metrics) metrics->started();
       const std::string given = req.get_header_value("X-Request-Id");
       res.set_header("X-Request-Id", valid_request_id(given) ? given : libtodo::new_uuid_v7());
       add_cors_headers(req, res);  // on every answer, errors included
+      if (address_limit && !is_probe(request_state.matched) &&
+          !within_limit(*address_limit, "address", req.remote_addr, res, false)) {
+        request_state.route = request_state.matched ? request_state.matched->name.data() : nullptr;
+        return httplib::Server::HandlerResponse::Handled;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
+    });
+
+    // Called for every response, after the error handler and before the
+    // response is written, so a client that has its answer sees it counted.
+    http.set_post_routing_handler([this](const Request& req, Response& res) {
+      if (!metrics) return;
+      const bool started = request_state.started;
+      request_state.started = false;
+      const std::size_t route =
+          started && request_state.matched != nullptr
+              ? static_cast<std::size_t>(request_state.matched - routes.data())
+              : metrics->unmatched_route();
+      const auto elapsed = started ? std::chrono::steady_clock::now() - request_state.start
+                                   : std::chrono::steady_clock::duration::zero();
+      metrics->finished(route, Metrics::method_of(req.method), res.status,
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed), started);
     });
 
     // Called for every response with status >= 400. Our handlers always
@@ -233,7 +322,9 @@ struct Server::Impl {
     if (!listed && !any) return;
     res.set_header("Access-Control-Allow-Origin", listed ? origin : "*");
     if (listed) res.set_header("Access-Control-Allow-Credentials", "true");
-    res.set_header("Access-Control-Expose-Headers", "Location, X-Request-Id, ETag, Retry-After");
+    res.set_header("Access-Control-Expose-Headers",
+                   "Location, X-Request-Id, ETag, Retry-After, RateLimit, RateLimit-Policy, "
+                   "Idempotent-Replayed");
   }
 
   // OPTIONS: the route's methods in Allow, and a CORS preflight answer when
@@ -260,6 +351,9 @@ struct Server::Impl {
       handler();
     } catch (const libtodo::ValidationError& e) {
       send_validation(res, e.errors());
+    } catch (const libtodo::PreconditionFailed&) {
+      send_error(res, 412, "precondition_failed",
+                 "the task has changed since the version given in If-Match");
     } catch (const libtodo::StorageUnavailable& e) {
       log.log(LogLevel::warn, "database unavailable",
               {{"request_id", res.get_header_value("X-Request-Id")}, {"error", e.what()}});
@@ -278,6 +372,7 @@ struct Server::Impl {
   std::optional<libtodo::Principal> authenticate(const Request& req, Response& res) {
     const std::string header = req.get_header_value("Authorization");
     if (header.empty()) {
+      if (metrics) metrics->auth_failed(auth_missing);
       res.set_header("WWW-Authenticate", "Bearer");
       send_error(res, 401, "unauthorized", "missing bearer token");
       return std::nullopt;
@@ -292,6 +387,8 @@ struct Server::Impl {
                                              : verifier.verify(token);
     const bool revoked = v && accounts != nullptr && accounts->is_revoked(v.principal());
     if (!v || revoked) {
+      if (metrics)
+        metrics->auth_failed(revoked ? auth_revoked : static_cast<std::size_t>(v.failure()));
       log.log(LogLevel::debug, "token rejected",
               {{"request_id", res.get_header_value("X-Request-Id")},
                {"reason", revoked ? "revoked" : libtodo::to_string(v.failure())}});
@@ -300,7 +397,25 @@ struct Server::Impl {
       return std::nullopt;
     }
     request_state.user_id = v.principal().user_id;
+    if (user_limit && !within_limit(*user_limit, "user", v.principal().user_id, res, true))
+      return std::nullopt;
     return std::move(v).principal();
+  }
+
+  // Takes a token from `limiter` for `key` and adds the RateLimit-Policy and
+  // RateLimit members of this policy; answers 429 when there was none.
+  bool within_limit(RateLimiter& limiter, const char* policy, const std::string& key, Response& res,
+                    bool per_user) {
+    const RateDecision d = limiter.take(key);
+    append_list_header(res, "RateLimit-Policy", limiter.policy_item(policy));
+    append_list_header(res, "RateLimit", RateLimiter::limit_item(policy, d));
+    if (d.allowed) return true;
+    if (metrics) metrics->rate_limited(per_user);
+    res.set_header("Retry-After", std::to_string(d.retry_after));
+    send_error(res, 429, "rate_limited",
+               std::string("too many requests (per ") + policy + "); retry after " +
+                   std::to_string(d.retry_after) + " s");
+    return false;
   }
 
   // Token, then the path's {user_id} (403). Returns the acting user.
@@ -331,6 +446,7 @@ struct Server::Impl {
   }
 
   void send_task(Response& res, int status, const libtodo::Task& t) {
+    res.set_header("ETag", etag_for(t.version));
     std::string body;
     body.reserve(512);
     append_task_json(body, t);
@@ -360,26 +476,81 @@ struct Server::Impl {
     set_json(res, 200, std::move(body));
   }
 
+  // Runs `act` once per Idempotency-Key of the request (see idempotency.hpp).
+  // A repository that keeps no keys makes the header a no-op.
+  template <class F>
+  void once(const Request& req, Response& res, const std::string& user, const nlohmann::json& body,
+            F&& act) {
+    if (!idempotency) return act();
+    idempotency->run(req, res, user, std::string("POST ") + request_state.route, body, act);
+  }
+
   void create(const Request& req, Response& res, Shape shape) {
     const auto user = identify(req, res, shape);
     if (!user) return;
     BodyProblem problem;
     const auto body = read_object(req, problem);
     if (!body) return send_error(res, problem.status, problem.code, problem.message);
-    std::vector<FieldError> errors;
-    libtodo::TaskDraft draft = draft_from_json(*body, errors);
-    if (!errors.empty()) return send_validation(res, errors);
-    const libtodo::Task task = repo.create(*user, std::move(draft));
-    res.set_header("Location", task_location(req, shape, task.id));
-    send_task(res, 201, task);
+    once(req, res, *user, *body, [&] {
+      std::vector<FieldError> errors;
+      libtodo::TaskDraft draft = draft_from_json(*body, errors);
+      if (!errors.empty()) return send_validation(res, errors);
+      const libtodo::Task task = repo.create(*user, std::move(draft));
+      res.set_header("Location", task_location(req, shape, task.id));
+      send_task(res, 201, task);
+    });
+  }
+
+  // A conditional header that is neither `*` nor a list of entity tags.
+  static void malformed_condition(BodyProblem& problem, const char* header) {
+    problem = {400,
+               "invalid_header",
+               std::string(header) + " must be * or a comma-separated list of entity tags",
+               {}};
+  }
+
+  // The request's If-Match as a precondition (none without the header);
+  // nullopt, with `problem` filled, when it is malformed.
+  static std::optional<libtodo::Precondition> if_match(const Request& req, BodyProblem& problem) {
+    const auto value = joined_header(req, "If-Match");
+    if (!value) return libtodo::Precondition{};
+    const auto tags = parse_entity_tags(*value);
+    if (!tags) {
+      malformed_condition(problem, "If-Match");
+      return std::nullopt;
+    }
+    return if_match_precondition(*tags);
+  }
+
+  // A request problem found before acting on a task: the task's absence
+  // (404/403) comes first (SPEC §3 order), then the problem.
+  void send_problem(Response& res, const std::string& user, const std::string& id,
+                    const BodyProblem& problem) {
+    if (repo.ownership(user, id) != libtodo::Ownership::caller) return send_missing(res, user, id);
+    if (problem.status == 422) return send_validation(res, problem.details);
+    send_error(res, problem.status, problem.code, problem.message);
   }
 
   void get(const Request& req, Response& res, Shape shape) {
     const auto user = identify(req, res, shape);
     if (!user) return;
     const std::string id = req.matches[shape == Shape::token ? 1 : 2].str();
-    if (const auto task = repo.find(*user, id)) return send_task(res, 200, *task);
-    send_missing(res, *user, id);
+    const auto task = repo.find(*user, id);
+    if (!task) return send_missing(res, *user, id);
+    if (const auto value = joined_header(req, "If-None-Match")) {
+      const auto tags = parse_entity_tags(*value);
+      if (!tags) {
+        BodyProblem problem;
+        malformed_condition(problem, "If-None-Match");
+        return send_error(res, problem.status, problem.code, problem.message);
+      }
+      if (none_match_fails(*tags, task->version)) {  // the client's copy is current
+        res.status = 304;
+        res.set_header("ETag", etag_for(task->version));
+        return;
+      }
+    }
+    send_task(res, 200, *task);
   }
 
   // PUT (replace) and PATCH (merge patch). The task's existence is checked
@@ -390,18 +561,18 @@ struct Server::Impl {
     const std::string id = req.matches[shape == Shape::token ? 1 : 2].str();
     BodyProblem problem;
     std::optional<libtodo::TaskPatch> patch;
-    if (const auto body = read_object(req, problem)) {
-      std::vector<FieldError> errors;
-      patch = replace ? libtodo::TaskPatch::replacing(draft_from_json(*body, errors))
-                      : patch_from_json(*body, errors);
-      if (!errors.empty()) problem = {422, "validation_error", "", std::move(errors)};
+    const auto precondition = if_match(req, problem);
+    if (precondition) {
+      if (const auto body = read_object(req, problem)) {
+        std::vector<FieldError> errors;
+        patch = replace ? libtodo::TaskPatch::replacing(draft_from_json(*body, errors))
+                        : patch_from_json(*body, errors);
+        if (!errors.empty()) problem = {422, "validation_error", "", std::move(errors)};
+      }
     }
-    if (problem.status != 0) {
-      if (repo.ownership(*user, id) != libtodo::Ownership::caller) return send_missing(res, *user, id);
-      if (problem.status == 422) return send_validation(res, problem.details);
-      return send_error(res, problem.status, problem.code, problem.message);
-    }
-    if (const auto task = repo.update(*user, id, std::move(*patch))) return send_task(res, 200, *task);
+    if (problem.status != 0) return send_problem(res, *user, id, problem);
+    if (const auto task = repo.update(*user, id, std::move(*patch), *precondition))
+      return send_task(res, 200, *task);
     send_missing(res, *user, id);
   }
 
@@ -409,7 +580,10 @@ struct Server::Impl {
     const auto user = identify(req, res, shape);
     if (!user) return;
     const std::string id = req.matches[shape == Shape::token ? 1 : 2].str();
-    if (!repo.remove(*user, id)) return send_missing(res, *user, id);
+    BodyProblem problem;
+    const auto precondition = if_match(req, problem);
+    if (!precondition) return send_problem(res, *user, id, problem);
+    if (!repo.remove(*user, id, *precondition)) return send_missing(res, *user, id);
     std::string body = "{\"message\":\"Task deleted\",\"id\":";
     append_json_string(body, id);
     body += '}';
@@ -420,7 +594,10 @@ struct Server::Impl {
     const auto user = identify(req, res, shape);
     if (!user) return;
     const std::string id = req.matches[shape == Shape::token ? 1 : 2].str();
-    if (const auto task = repo.toggle(*user, id)) return send_task(res, 200, *task);
+    BodyProblem problem;
+    const auto precondition = if_match(req, problem);
+    if (!precondition) return send_problem(res, *user, id, problem);
+    if (const auto task = repo.toggle(*user, id, *precondition)) return send_task(res, 200, *task);
     send_missing(res, *user, id);
   }
 
@@ -442,10 +619,15 @@ struct Server::Impl {
     BodyProblem problem;
     const auto body = read_object(req, problem);
     if (!body) return send_error(res, problem.status, problem.code, problem.message);
+    once(req, res, *user, *body, [&] { bulk_act(res, *user, *body, remove_them); });
+  }
+
+  void bulk_act(Response& res, const std::string& user, const nlohmann::json& body,
+                bool remove_them) {
     std::vector<FieldError> errors;
     std::vector<std::string> ids;
-    const auto it = body->find("ids");
-    if (it == body->end() || !it->is_array() || it->empty() || it->size() > libtodo::max_bulk_ids) {
+    const auto it = body.find("ids");
+    if (it == body.end() || !it->is_array() || it->empty() || it->size() > libtodo::max_bulk_ids) {
       errors.push_back({"ids", "must be an array of 1 to " + std::to_string(libtodo::max_bulk_ids) + " task ids"});
     } else {
       for (std::size_t i = 0; i < it->size(); ++i) {
@@ -457,7 +639,7 @@ struct Server::Impl {
     }
     bool completed = true;
     if (!remove_them) {
-      if (const auto c = body->find("completed"); c != body->end()) {
+      if (const auto c = body.find("completed"); c != body.end()) {
         if (c->is_boolean())
           completed = c->get<bool>();
         else
@@ -466,7 +648,7 @@ struct Server::Impl {
     }
     if (!errors.empty()) return send_validation(res, errors);
     const libtodo::BulkResult result =
-        remove_them ? repo.remove_all(*user, ids) : repo.set_completed(*user, ids, completed);
+        remove_them ? repo.remove_all(user, ids) : repo.set_completed(user, ids, completed);
     if (!result.missing.empty()) {
       // Name every id that stopped the operation; nothing was changed.
       bool foreign = false;
@@ -474,7 +656,7 @@ struct Server::Impl {
       for (const std::string& id : result.missing) {
         const auto at = std::find(ids.begin(), ids.end(), id) - ids.begin();
         const bool other = !options.foreign_task_not_found &&
-                           repo.ownership(*user, id) == libtodo::Ownership::other_user;
+                           repo.ownership(user, id) == libtodo::Ownership::other_user;
         foreign = foreign || other;
         details.push_back({"ids[" + std::to_string(at) + "]",
                            other ? "belongs to another user" : "no such task"});
@@ -499,6 +681,38 @@ struct Server::Impl {
     }
   }
 
+  // /readyz: the database answers and carries every migration of this
+  // libtodo, within readiness_timeout.
+  void readyz(Response& res) {
+    if (const auto reason = readiness.check(options.readiness_timeout)) {
+      log.log(LogLevel::warn, "not ready", {{"error", *reason}});
+      res.set_header("Retry-After", "1");
+      return send_error(res, 503, "service_unavailable", "not ready: the database is unavailable");
+    }
+    set_json(res, 200, R"({"status":"ready"})");
+  }
+
+  std::string metrics_text() const {
+    Metrics::Snapshot s;
+    s.pool = repo.pool_stats();
+    if (const auto* jwt = dynamic_cast<const libtodo::JwtVerifier*>(&verifier)) {
+      const auto st = jwt->stats();
+      s.token_cache_hits = st.cache_hits;
+      s.token_cache_misses = st.cache_misses;
+    }
+    return metrics->render(s);
+  }
+
+  void metrics_route(Response& res) {
+    if (!metrics) return send_error(res, 404, "not_found", "metrics are off (METRICS=off)");
+    if (!options.metrics_on_api_port)
+      return send_error(res, 404, "not_found",
+                        "metrics are served on the METRICS_ADDRESS listener");
+    res.status = 200;
+    res.body = metrics_text();
+    res.set_header("Content-Type", Metrics::content_type);
+  }
+
   void install_routes() {
     using Handler = void (Impl::*)(const Request&, Response&, Shape);
     const auto bind = [this](const char* route, Shape shape, Handler h) {
@@ -508,7 +722,7 @@ struct Server::Impl {
           // path; the route table decides which route a path really is
           // (`/api/tasks/stats` is not a task id, `/api/tasks/...` is never a
           // user id). When they differ, the error handler answers 404 or 405.
-          const Route* r = match_route(req.path, accounts != nullptr);
+          const Route* r = request_state.matched;  // match_route() of pre-routing
           if (r == nullptr || r->name != route) {
             res.status = 404;
             return;
@@ -519,6 +733,15 @@ struct Server::Impl {
     };
     http.Get("/health", [this](const Request& req, Response& res) {
       guarded(req, res, "/health", [&] { health(res); });
+    });
+    http.Get("/livez", [this](const Request& req, Response& res) {
+      guarded(req, res, "/livez", [&] { set_json(res, 200, R"({"status":"ok"})"); });
+    });
+    http.Get("/readyz", [this](const Request& req, Response& res) {
+      guarded(req, res, "/readyz", [&] { readyz(res); });
+    });
+    http.Get("/metrics", [this](const Request& req, Response& res) {
+      guarded(req, res, "/metrics", [&] { metrics_route(res); });
     });
     http.Get("/openapi.json", [this](const Request& req, Response& res) {
       guarded(req, res, "/openapi.json", [&] { set_json(res, 200, openapi_json(accounts != nullptr)); });
@@ -607,5 +830,9 @@ void Server::stop() { impl_->front.stop(); }
 bool Server::is_running() const { return impl_->front.is_running(); }
 
 FrontStats Server::connection_stats() const { return impl_->front.stats(); }
+
+std::string Server::metrics_text() const {
+  return impl_->metrics ? impl_->metrics_text() : std::string();
+}
 
 }  // namespace todo_server

@@ -51,6 +51,10 @@ class Server {
   /// Counters of the connection layer.
   [[nodiscard]] FrontStats connection_stats() const;
 
+  /// The Prometheus exposition of this server's metrics (empty with
+  /// METRICS=off), for a listener of its own (METRICS_ADDRESS). Thread-safe.
+  [[nodiscard]] std::string metrics_text() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

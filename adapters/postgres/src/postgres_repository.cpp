@@ -61,6 +61,22 @@ CREATE TABLE revoked_tokens (
     {3, "index due dates", R"sql(
 CREATE INDEX tasks_user_due ON tasks (user_id, due_date, id);
 )sql"},
+    {4, "create idempotency_keys", R"sql(
+CREATE TABLE idempotency_keys (
+  user_id     text        NOT NULL,
+  route       text        NOT NULL,
+  client_key  text        NOT NULL,
+  fingerprint text        NOT NULL,
+  owner       text,
+  lease_until timestamptz,
+  status      integer,
+  headers     text,
+  body        text,
+  expires_at  timestamptz NOT NULL,
+  PRIMARY KEY (user_id, route, client_key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+)sql"},
 };
 static_assert(std::size(migrations) == latest_schema_version &&
               migrations[std::size(migrations) - 1].version == latest_schema_version);
@@ -98,9 +114,14 @@ const std::vector<Statement>& statements() {
       // whether this update completes the task; if so, and it recurs and has
       // a due date, its next occurrence is inserted by the same statement.
       // Month arithmetic runs in UTC (set per connection) and clamps to the
-      // month's end as the core's next_due_date does.
+      // month's end as the core's next_due_date does. $16 lists the versions
+      // a precondition allows (NULL: any); it is checked against the locked
+      // row, so of concurrent updates expecting one version exactly one wins.
+      // The result has no row for a missing task, and a row whose task
+      // columns are NULL (but old_version is set) for a failed precondition.
       {"update",
-       std::string("WITH old AS (SELECT id, completed FROM tasks WHERE id = $1::uuid AND user_id = $2 FOR UPDATE), "
+       std::string("WITH old AS (SELECT id, completed, version FROM tasks WHERE id = $1::uuid AND user_id = $2 "
+                   "FOR UPDATE), "
                    "upd AS (UPDATE tasks t SET "
                    "title = COALESCE($3, t.title), "
                    "description = CASE WHEN $4::boolean THEN $5 ELSE t.description END, "
@@ -111,7 +132,8 @@ const std::vector<Statement>& statements() {
                    "recurrence = CASE WHEN $11::boolean THEN $12 ELSE t.recurrence END, "
                    "updated_at = GREATEST(" TODO_TS("$13") ", t.updated_at + interval '1 millisecond'), "
                    "version = t.version + 1 "
-                   "FROM old WHERE t.id = old.id RETURNING t.*, old.completed AS was_completed), "
+                   "FROM old WHERE t.id = old.id AND ($16::bigint[] IS NULL OR old.version = ANY($16::bigint[])) "
+                   "RETURNING t.*, old.completed AS was_completed), "
                    "spawn AS (INSERT INTO tasks (id, user_id, title, description, completed, priority, tags, "
                    "due_date, recurrence, created_at, updated_at, version) "
                    "SELECT $14::uuid, user_id, title, description, false, priority, tags, "
@@ -120,10 +142,14 @@ const std::vector<Statement>& statements() {
                    "recurrence, updated_at, updated_at, 1 FROM upd "
                    "WHERE completed AND NOT was_completed AND recurrence IS NOT NULL AND due_date IS NOT NULL) "
                    "SELECT ") +
-           select_columns + " FROM upd"},
-      {"remove", "DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2"},
+           select_columns + ", old_version FROM upd RIGHT JOIN (SELECT version AS old_version FROM old) o ON true"},
+      // Deleted rows, and the version the task had before (NULL: no such task).
+      {"remove",
+       "WITH gone AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
+       "AND ($3::bigint[] IS NULL OR version = ANY($3::bigint[])) RETURNING 1) "
+       "SELECT (SELECT count(*) FROM gone), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)"},
       {"owner", "SELECT user_id = $2 FROM tasks WHERE id = $1::uuid"},
-      {"ping", "SELECT 1"},
+      {"ping", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
       {"lock_many", "SELECT id::text FROM tasks WHERE user_id = $1 AND id = ANY($2::uuid[]) FOR UPDATE"},
       {"remove_many", "DELETE FROM tasks WHERE user_id = $1 AND id = ANY($2::uuid[])"},
       {"stats",
@@ -138,6 +164,31 @@ const std::vector<Statement>& statements() {
       {"revoke", "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, " TODO_TS("$2") ") ON CONFLICT (jti) DO NOTHING"},
       {"revoked", "SELECT 1 FROM revoked_tokens WHERE jti = $1 AND expires_at > now()"},
       {"purge", "DELETE FROM revoked_tokens WHERE expires_at <= " TODO_TS("$1")},
+      // Acquires the key when it is new, expired, or pending past its lease
+      // with the same fingerprint; in every case also returns the record as
+      // it was (the statement's snapshot), so one round trip decides. A
+      // record another transaction is inserting right now makes the insert
+      // wait for it, so of concurrent claims exactly one acquires.
+      {"key_claim",
+       "WITH prior AS (SELECT fingerprint, status, headers, body, expires_at <= " TODO_TS("$6") " AS expired "
+       "FROM idempotency_keys WHERE user_id = $1 AND route = $2 AND client_key = $3), "
+       "claimed AS (INSERT INTO idempotency_keys (user_id, route, client_key, fingerprint, owner, lease_until, "
+       "expires_at) VALUES ($1, $2, $3, $4, $5, " TODO_TS("$6") " + $7::bigint * interval '1 millisecond', "
+       TODO_TS("$6") " + $8::bigint * interval '1 millisecond') "
+       "ON CONFLICT (user_id, route, client_key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+       "owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, status = NULL, headers = NULL, body = NULL, "
+       "expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= " TODO_TS("$6") " OR "
+       "(idempotency_keys.status IS NULL AND idempotency_keys.lease_until <= " TODO_TS("$6") " AND "
+       "idempotency_keys.fingerprint = EXCLUDED.fingerprint) RETURNING 1) "
+       "SELECT (SELECT count(*) FROM claimed), p.fingerprint, p.status, p.headers, p.body, p.expired "
+       "FROM (SELECT 1) one LEFT JOIN prior p ON true"},
+      {"key_complete",
+       "UPDATE idempotency_keys SET owner = NULL, lease_until = NULL, status = $5, headers = $6, body = $7 "
+       "WHERE user_id = $1 AND route = $2 AND client_key = $3 AND owner = $4"},
+      {"key_abandon", "DELETE FROM idempotency_keys WHERE user_id = $1 AND route = $2 AND client_key = $3 AND owner = $4"},
+      {"key_purge",
+       "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at <= " TODO_TS(
+           "$1") " LIMIT $2::bigint))"},
   };
   return list;
 }
@@ -220,6 +271,8 @@ struct PostgresTaskRepository::Impl {
   std::size_t open = 0;
   std::size_t waiting = 0;
   std::size_t discarded = 0;
+  std::uint64_t waits = 0;  // acquisitions that had to wait, and for how long
+  std::chrono::nanoseconds wait_time{0};
   // Listing statements prepared on each connection, by SQL text. Guarded by
   // `mutex`; a connection's entry goes with the connection.
   std::unordered_map<const pqxx::connection*, std::unordered_map<std::string, std::string>> listings;
@@ -273,14 +326,23 @@ struct PostgresTaskRepository::Impl {
 
   std::unique_ptr<pqxx::connection> acquire() {
     std::unique_lock lock(mutex);
-    const auto deadline = std::chrono::steady_clock::now() + options.acquire_timeout;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + options.acquire_timeout;
+    bool waited = false;
+    // Called with the lock held whenever the wait below ends.
+    const auto done_waiting = [&] {
+      --waiting;
+      if (!waited) return;
+      ++waits;
+      wait_time += std::chrono::steady_clock::now() - start;
+    };
     ++waiting;
     for (;;) {
       while (!idle.empty()) {
         auto c = std::move(idle.back());
         idle.pop_back();
         if (!looks_broken(*c)) {
-          --waiting;
+          done_waiting();
           return c;
         }
         listings.erase(c.get());
@@ -288,13 +350,14 @@ struct PostgresTaskRepository::Impl {
         ++discarded;
       }
       if (open < options.pool_size) break;
+      waited = true;
       if (freed.wait_until(lock, deadline) == std::cv_status::timeout && idle.empty() &&
           open >= options.pool_size) {
-        --waiting;
+        done_waiting();
         throw StorageUnavailable("postgres: no connection free within the acquire timeout");
       }
     }
-    --waiting;
+    done_waiting();
     ++open;
     lock.unlock();
     try {
@@ -397,7 +460,15 @@ int PostgresTaskRepository::schema_version() const { return impl_->version; }
 
 PoolStats PostgresTaskRepository::pool_stats() const {
   std::lock_guard lock(impl_->mutex);
-  return {impl_->open, impl_->open - impl_->idle.size(), impl_->waiting, impl_->discarded};
+  PoolStats s;
+  s.open = impl_->open;
+  s.idle = impl_->idle.size();
+  s.in_use = s.open - std::min(s.idle, s.open);
+  s.waiting = impl_->waiting;
+  s.discarded = impl_->discarded;
+  s.waits = impl_->waits;
+  s.wait_time = impl_->wait_time;
+  return s;
 }
 
 Task PostgresTaskRepository::create(std::string_view user_id, TaskDraft draft) {
@@ -521,8 +592,20 @@ TaskPage PostgresTaskRepository::list(std::string_view user_id, const TaskQuery&
 namespace {
 
 // The parameters of the "update" statement for a merge patch (or a toggle).
+// The versions a precondition allows as a bigint[] literal, NULL for any.
+Param versions_param(const Precondition& p) {
+  if (p.unconditional()) return {};
+  std::string a = "{";
+  for (std::size_t i = 0; i < p.versions().size(); ++i) a += (i ? "," : "") + std::to_string(p.versions()[i]);
+  return Param(a + "}");
+}
+
+[[noreturn]] void throw_version_mismatch(std::string_view task_id, const pqxx::field& version) {
+  throw PreconditionFailed("task " + std::string(task_id) + " is at version " + version.as<std::string>(""));
+}
+
 struct UpdateParams {
-  Param title, description, completed, priority, tags, due, recurrence;
+  Param title, description, completed, priority, tags, due, recurrence, versions;
   bool set_description = false, set_due = false, set_recurrence = false, toggle = false;
 
   static UpdateParams of(const TaskPatch& patch) {
@@ -544,7 +627,16 @@ struct UpdateParams {
   pqxx::result run(pqxx::transaction_base& tx, std::string_view task_id, std::string_view user_id) const {
     return tx.exec_prepared("update", text(task_id), text(user_id), title.get(), set_description, description.get(),
                             completed.get(), priority.get(), tags.get(), set_due, due.get(), set_recurrence,
-                            recurrence.get(), to_unix_ms(now_ms()), new_uuid_v7(), toggle);
+                            recurrence.get(), to_unix_ms(now_ms()), new_uuid_v7(), toggle, versions.get());
+  }
+
+  // Runs the update and reads its result: the task, nullopt for no such task,
+  // PreconditionFailed for a version the precondition does not allow.
+  std::optional<Task> apply(pqxx::transaction_base& tx, std::string_view task_id, std::string_view user_id) const {
+    const pqxx::result r = run(tx, task_id, user_id);
+    if (r.empty()) return std::nullopt;
+    if (r[0][0].is_null()) throw_version_mismatch(task_id, r[0][12]);
+    return read_task(r[0]);
   }
 };
 
@@ -557,28 +649,27 @@ std::string uuid_array(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-std::optional<Task> PostgresTaskRepository::update(std::string_view user_id,
-                                                   std::string_view task_id, TaskPatch patch) {
+std::optional<Task> PostgresTaskRepository::update(std::string_view user_id, std::string_view task_id,
+                                                   TaskPatch patch, const Precondition& precondition) {
   validate(patch);
   if (!is_canonical_uuid(task_id)) return std::nullopt;
-  const UpdateParams params = UpdateParams::of(patch);
-  return impl_->run(false, [&](pqxx::connection& c) -> std::optional<Task> {
+  UpdateParams params = UpdateParams::of(patch);
+  params.versions = versions_param(precondition);
+  return impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    const pqxx::result r = params.run(tx, task_id, user_id);
-    if (r.empty()) return std::nullopt;
-    return read_task(r[0]);
+    return params.apply(tx, task_id, user_id);
   });
 }
 
-std::optional<Task> PostgresTaskRepository::toggle(std::string_view user_id, std::string_view task_id) {
+std::optional<Task> PostgresTaskRepository::toggle(std::string_view user_id, std::string_view task_id,
+                                                   const Precondition& precondition) {
   if (!is_canonical_uuid(task_id)) return std::nullopt;
   UpdateParams params;
   params.toggle = true;
-  return impl_->run(false, [&](pqxx::connection& c) -> std::optional<Task> {
+  params.versions = versions_param(precondition);
+  return impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    const pqxx::result r = params.run(tx, task_id, user_id);
-    if (r.empty()) return std::nullopt;
-    return read_task(r[0]);
+    return params.apply(tx, task_id, user_id);
   });
 }
 
@@ -637,11 +728,16 @@ TaskStats PostgresTaskRepository::stats(std::string_view user_id, Timestamp now)
   });
 }
 
-bool PostgresTaskRepository::remove(std::string_view user_id, std::string_view task_id) {
+bool PostgresTaskRepository::remove(std::string_view user_id, std::string_view task_id,
+                                    const Precondition& precondition) {
   if (!is_canonical_uuid(task_id)) return false;
+  const Param versions = versions_param(precondition);
   return impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    return tx.exec_prepared("remove", text(task_id), text(user_id)).affected_rows() > 0;
+    const pqxx::row r = tx.exec_prepared("remove", text(task_id), text(user_id), versions.get())[0];
+    if (r[0].as<std::int64_t>() > 0) return true;
+    if (!r[1].is_null()) throw_version_mismatch(task_id, r[1]);
+    return false;
   });
 }
 
@@ -656,10 +752,13 @@ Ownership PostgresTaskRepository::ownership(std::string_view user_id, std::strin
 }
 
 void PostgresTaskRepository::ping() {
-  impl_->run(true, [&](pqxx::connection& c) {
+  const int version = impl_->run(true, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    tx.exec_prepared("ping");
+    return tx.exec_prepared("ping")[0][0].as<int>();
   });
+  if (version < latest_schema_version)
+    throw StorageUnavailable("postgres: the database is at schema version " + std::to_string(version) +
+                             ", this libtodo needs " + std::to_string(latest_schema_version));
 }
 
 namespace {
@@ -725,6 +824,60 @@ void PostgresTaskRepository::purge_revocations(Timestamp now) {
   impl_->run(false, [&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     tx.exec_prepared("purge", to_unix_ms(now));
+  });
+}
+
+IdempotencyClaim PostgresTaskRepository::claim(const IdempotencyKey& key, std::string_view fingerprint,
+                                               Timestamp now, std::chrono::milliseconds lease,
+                                               std::chrono::milliseconds ttl) {
+  check_idempotency_claim(key, fingerprint);
+  const std::string owner = new_uuid_v7();
+  return impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    const pqxx::row r = tx.exec_prepared("key_claim", key.user_id, key.route, key.key, text(fingerprint), owner,
+                                         to_unix_ms(now), static_cast<std::int64_t>(lease.count()),
+                                         static_cast<std::int64_t>(ttl.count()))[0];
+    IdempotencyClaim result;
+    if (r[0].as<std::int64_t>() > 0) {
+      result.outcome = IdempotencyClaim::Outcome::acquired;
+      result.owner = owner;
+    } else if (r[1].is_null() || r[5].as<bool>()) {
+      // Not acquired, and the snapshot shows no live record: another claim
+      // is inserting it right now. Ask again.
+      result.outcome = IdempotencyClaim::Outcome::in_progress;
+    } else if (r[1].as<std::string>() != fingerprint) {
+      result.outcome = IdempotencyClaim::Outcome::mismatch;
+    } else if (!r[2].is_null()) {
+      result.outcome = IdempotencyClaim::Outcome::replay;
+      result.response = StoredResponse{r[2].as<int>(), decode_stored_headers(r[3].as<std::string>()),
+                                       r[4].as<std::string>()};
+    }
+    return result;
+  });
+}
+
+bool PostgresTaskRepository::complete(const IdempotencyKey& key, std::string_view owner,
+                                      const StoredResponse& response) {
+  return impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return tx.exec_prepared("key_complete", key.user_id, key.route, key.key, text(owner), response.status,
+                            encode_stored_headers(response.headers), response.body)
+               .affected_rows() > 0;
+  });
+}
+
+bool PostgresTaskRepository::abandon(const IdempotencyKey& key, std::string_view owner) {
+  return impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return tx.exec_prepared("key_abandon", key.user_id, key.route, key.key, text(owner)).affected_rows() > 0;
+  });
+}
+
+std::size_t PostgresTaskRepository::purge_idempotency_keys(Timestamp now, std::size_t limit) {
+  return impl_->run(false, [&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return static_cast<std::size_t>(
+        tx.exec_prepared("key_purge", to_unix_ms(now), static_cast<std::int64_t>(limit)).affected_rows());
   });
 }
 

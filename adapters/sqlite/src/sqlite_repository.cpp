@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <variant>
 #include <thread>
@@ -64,6 +65,22 @@ CREATE TABLE revoked_tokens (
 )sql"},
     {3, "index due dates", R"sql(
 CREATE INDEX tasks_user_due ON tasks (user_id, due_date, id);
+)sql"},
+    {4, "create idempotency_keys", R"sql(
+CREATE TABLE idempotency_keys (
+  user_id     TEXT    NOT NULL,
+  route       TEXT    NOT NULL,
+  client_key  TEXT    NOT NULL,
+  fingerprint TEXT    NOT NULL,
+  owner       TEXT,
+  lease_until INTEGER,
+  status      INTEGER,
+  headers     TEXT,
+  body        TEXT,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (user_id, route, client_key)
+);
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 )sql"},
 };
 static_assert(std::size(migrations) == latest_schema_version &&
@@ -132,6 +149,12 @@ struct Connection {
   SQLite::Statement revoked;
   SQLite::Statement purge;
   SQLite::Statement stats;
+  SQLite::Statement schema_version;
+  SQLite::Statement key_select;
+  SQLite::Statement key_acquire;
+  SQLite::Statement key_complete;
+  SQLite::Statement key_abandon;
+  SQLite::Statement key_purge;
   // Listing statements by SQL text: each combination of filters is prepared once.
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> listings;
 
@@ -155,11 +178,15 @@ struct Connection {
                            " FROM tasks WHERE id = ?1 AND user_id = ?2"),
         insert(db, std::string("INSERT INTO tasks (") + task_columns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+        // Compare-and-set on the version read in the same write transaction.
         update(db,
                "UPDATE tasks SET title = ?3, description = ?4, completed = ?5, priority = ?6, "
                "tags = ?7, due_date = ?8, recurrence = ?9, updated_at = ?10, version = ?11 "
-               "WHERE id = ?1 AND user_id = ?2"),
-        erase(db, "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2"),
+               "WHERE id = ?1 AND user_id = ?2 AND version = ?12"),
+        // ?3: a JSON array of the versions a precondition allows, or NULL for none.
+        erase(db,
+              "DELETE FROM tasks WHERE id = ?1 AND user_id = ?2 AND "
+              "(?3 IS NULL OR version IN (SELECT value FROM json_each(?3)))"),
         owner(db, "SELECT user_id = ?2 FROM tasks WHERE id = ?1"),
         insert_user(db,
                     "INSERT INTO users (id, email, name, password_hash, created_at) "
@@ -174,7 +201,26 @@ struct Connection {
               "SELECT COUNT(*), COALESCE(SUM(completed), 0), "
               "COALESCE(SUM(completed = 0 AND due_date IS NOT NULL AND due_date < ?2), 0), "
               "COALESCE(SUM(priority = 0), 0), COALESCE(SUM(priority = 1), 0), COALESCE(SUM(priority = 2), 0) "
-              "FROM tasks WHERE user_id = ?1") {}
+              "FROM tasks WHERE user_id = ?1"),
+        schema_version(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"),
+        key_select(db,
+                   "SELECT fingerprint, lease_until, status, headers, body, expires_at FROM idempotency_keys "
+                   "WHERE user_id = ?1 AND route = ?2 AND client_key = ?3"),
+        key_acquire(db,
+                    "INSERT INTO idempotency_keys (user_id, route, client_key, fingerprint, owner, lease_until, "
+                    "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (user_id, route, client_key) "
+                    "DO UPDATE SET fingerprint = excluded.fingerprint, owner = excluded.owner, "
+                    "lease_until = excluded.lease_until, status = NULL, headers = NULL, body = NULL, "
+                    "expires_at = excluded.expires_at"),
+        key_complete(db,
+                     "UPDATE idempotency_keys SET owner = NULL, lease_until = NULL, status = ?5, headers = ?6, "
+                     "body = ?7 WHERE user_id = ?1 AND route = ?2 AND client_key = ?3 AND owner = ?4"),
+        key_abandon(db,
+                    "DELETE FROM idempotency_keys WHERE user_id = ?1 AND route = ?2 AND client_key = ?3 "
+                    "AND owner = ?4"),
+        key_purge(db,
+                  "DELETE FROM idempotency_keys WHERE rowid IN "
+                  "(SELECT rowid FROM idempotency_keys WHERE expires_at <= ?1 LIMIT ?2)") {}
 
   static SQLite::Database open(const SqliteOptions& o, int* migrated_version);
 };
@@ -376,6 +422,43 @@ struct SqliteTaskRepository::Impl {
   std::condition_variable pool_cv;
   std::vector<std::unique_ptr<Connection>> idle_readers;
   std::size_t open_readers = 0;
+  std::size_t waiting_readers = 0;  // guarded by pool_mutex
+
+  // For pool_stats(); relaxed atomics, touched only when a call has to wait.
+  std::atomic<bool> writer_busy{false};
+  std::atomic<std::size_t> waiting_writers{0};
+  std::atomic<std::uint64_t> waits{0};
+  std::atomic<std::int64_t> wait_ns{0};
+
+  void record_wait(std::chrono::steady_clock::duration d) {
+    waits.fetch_add(1, std::memory_order_relaxed);
+    wait_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(), std::memory_order_relaxed);
+  }
+
+  // The writer connection for the duration of a scope. Uncontended, it costs
+  // a try_lock; only a call that has to wait reads the clock.
+  class WriteLock {
+   public:
+    explicit WriteLock(Impl& impl) : impl_(impl), lock_(impl.write_mutex, std::try_to_lock) {
+      if (!lock_.owns_lock()) {
+        impl_.waiting_writers.fetch_add(1, std::memory_order_relaxed);
+        const auto start = std::chrono::steady_clock::now();
+        lock_.lock();
+        impl_.record_wait(std::chrono::steady_clock::now() - start);
+        impl_.waiting_writers.fetch_sub(1, std::memory_order_relaxed);
+      }
+      impl_.writer_busy.store(true, std::memory_order_relaxed);
+    }
+    ~WriteLock() { impl_.writer_busy.store(false, std::memory_order_relaxed); }
+    WriteLock(const WriteLock&) = delete;
+    WriteLock& operator=(const WriteLock&) = delete;
+    Connection& operator*() { return *impl_.writer; }
+    Connection* operator->() { return impl_.writer.get(); }
+
+   private:
+    Impl& impl_;
+    std::unique_lock<std::mutex> lock_;
+  };
 
   // Checkpoints run on a thread of their own (file databases): SQLite's
   // automatic checkpoint would run inside a commit, holding up every writer
@@ -492,8 +575,8 @@ struct SqliteTaskRepository::Impl {
   }
 
   void commit_batch(const std::vector<WriteJob*>& batch) {
-    std::lock_guard lock(write_mutex);
-    Connection& c = *writer;
+    WriteLock lock(*this);
+    Connection& c = *lock;
     try {
       WriteTransaction tx(c.db);
       if (batch.size() == 1) {
@@ -527,14 +610,21 @@ struct SqliteTaskRepository::Impl {
    public:
     explicit ReadLease(Impl& impl) : impl_(impl) {
       if (impl_.in_memory) {
-        lock_ = std::unique_lock(impl_.write_mutex);
+        writer_.emplace(impl_);
         conn_ = impl_.writer.get();
         return;
       }
       std::unique_lock lock(impl_.pool_mutex);
-      impl_.pool_cv.wait(lock, [&] {
+      const auto available = [&] {
         return !impl_.idle_readers.empty() || impl_.open_readers < impl_.options.max_readers;
-      });
+      };
+      if (!available()) {
+        ++impl_.waiting_readers;
+        const auto start = std::chrono::steady_clock::now();
+        impl_.pool_cv.wait(lock, available);
+        impl_.record_wait(std::chrono::steady_clock::now() - start);
+        --impl_.waiting_readers;
+      }
       if (!impl_.idle_readers.empty()) {
         owned_ = std::move(impl_.idle_readers.back());
         impl_.idle_readers.pop_back();
@@ -567,7 +657,7 @@ struct SqliteTaskRepository::Impl {
 
    private:
     Impl& impl_;
-    std::unique_lock<std::mutex> lock_;
+    std::optional<WriteLock> writer_;
     std::unique_ptr<Connection> owned_;
     Connection* conn_ = nullptr;
   };
@@ -593,6 +683,9 @@ struct SqliteTaskRepository::Impl {
   // Writes `task` after apply_patch in the open transaction: moves updated_at
   // forward (even within one millisecond), bumps the version, and inserts the
   // next occurrence when this completed a recurring task.
+  // The UPDATE is conditional on the version that was read, so a change made
+  // behind the transaction's back (impossible under BEGIN IMMEDIATE, but
+  // cheap to rule out) is a failed precondition rather than a lost write.
   static void store_change(Connection& c, Task& task, bool completed_now) {
     task.updated_at = std::max(now_ms(), task.updated_at + std::chrono::milliseconds{1});
     task.version += 1;
@@ -601,12 +694,12 @@ struct SqliteTaskRepository::Impl {
       bind_task(*q, task);
       q->bind(10, to_unix_ms(task.updated_at));
       q->bind(11, task.version);
-      q->exec();
+      q->bind(12, task.version - 1);
+      if (q->exec() != 1) throw PreconditionFailed("task " + task.id + " changed during the update");
     }
     if (completed_now) {
       if (std::optional<TaskDraft> next = next_occurrence(task))
-        insert(c, new_task(task.user_id, std::move(*next),
-                                                                                  task.updated_at));
+        insert(c, new_task(task.user_id, std::move(*next), task.updated_at));
     }
   }
 
@@ -744,21 +837,38 @@ TaskPage SqliteTaskRepository::list(std::string_view user_id, const TaskQuery& q
   });
 }
 
-std::optional<Task> SqliteTaskRepository::update(std::string_view user_id,
-                                                 std::string_view task_id, TaskPatch patch) {
+std::optional<Task> SqliteTaskRepository::update(std::string_view user_id, std::string_view task_id,
+                                                 TaskPatch patch, const Precondition& precondition) {
   validate(patch);
-  return modify(user_id, task_id, [&](const Task&) { return patch; });
+  return modify(user_id, task_id, precondition, [&](const Task&) { return patch; });
 }
 
-std::optional<Task> SqliteTaskRepository::toggle(std::string_view user_id, std::string_view task_id) {
-  return modify(user_id, task_id, [](const Task& current) {
+std::optional<Task> SqliteTaskRepository::toggle(std::string_view user_id, std::string_view task_id,
+                                                 const Precondition& precondition) {
+  return modify(user_id, task_id, precondition, [](const Task& current) {
     TaskPatch p;
     p.completed = !current.completed;
     return p;
   });
 }
 
+namespace {
+
+[[noreturn]] void throw_version_mismatch(std::string_view task_id, std::int64_t version) {
+  throw PreconditionFailed("task " + std::string(task_id) + " is at version " + std::to_string(version));
+}
+
+// The versions a precondition allows as a JSON array for json_each(), or
+// nullopt when it has none.
+std::optional<std::string> versions_json(const Precondition& p) {
+  if (p.unconditional()) return std::nullopt;
+  return nlohmann::json(p.versions()).dump();
+}
+
+}  // namespace
+
 std::optional<Task> SqliteTaskRepository::modify(std::string_view user_id, std::string_view task_id,
+                                                 const Precondition& precondition,
                                                  const std::function<TaskPatch(const Task&)>& change) {
   if (!is_canonical_uuid(task_id)) return std::nullopt;
   std::optional<Task> task;
@@ -766,6 +876,8 @@ std::optional<Task> SqliteTaskRepository::modify(std::string_view user_id, std::
     impl_->write([&](Connection& c) {
       task = Impl::select_one(c, user_id, task_id);
       if (!task) return;
+      // Checked inside the write transaction: atomic with the UPDATE below.
+      if (!precondition.allows(task->version)) throw_version_mismatch(task_id, task->version);
       const bool completed_now = apply_patch(*task, change(*task));
       Impl::store_change(c, *task, completed_now);
     });
@@ -838,15 +950,23 @@ TaskStats SqliteTaskRepository::stats(std::string_view user_id, Timestamp now) {
   });
 }
 
-bool SqliteTaskRepository::remove(std::string_view user_id, std::string_view task_id) {
+bool SqliteTaskRepository::remove(std::string_view user_id, std::string_view task_id,
+                                  const Precondition& precondition) {
   if (!is_canonical_uuid(task_id)) return false;
   bool removed = false;
   guarded([&] {
     impl_->write([&](Connection& c) {
-      Use q(c.erase);
-      bind_text(*q, 1, task_id);
-      bind_text(*q, 2, user_id);
-      removed = q->exec() > 0;
+      {
+        Use q(c.erase);
+        bind_text(*q, 1, task_id);
+        bind_text(*q, 2, user_id);
+        bind_optional(*q, 3, versions_json(precondition), [](const std::string& v) { return v; });
+        removed = q->exec() > 0;
+      }
+      if (removed || precondition.unconditional()) return;
+      // Nothing deleted: missing, or there at another version.
+      if (const std::optional<Task> current = Impl::select_one(c, user_id, task_id))
+        throw_version_mismatch(task_id, current->version);
     });
   });
   return removed;
@@ -865,10 +985,31 @@ Ownership SqliteTaskRepository::ownership(std::string_view user_id, std::string_
 }
 
 void SqliteTaskRepository::ping() {
-  guarded([&] {
+  const int version = guarded([&] {
     Impl::ReadLease c(*impl_);
-    c->db.execAndGet("SELECT 1");
+    Use q(c->schema_version);
+    q->executeStep();
+    return q->getColumn(0).getInt();
   });
+  if (version < latest_schema_version)
+    throw StorageUnavailable("sqlite: the database is at schema version " + std::to_string(version) +
+                             ", this libtodo needs " + std::to_string(latest_schema_version));
+}
+
+PoolStats SqliteTaskRepository::pool_stats() const {
+  PoolStats s;
+  {
+    std::lock_guard lock(impl_->pool_mutex);
+    s.open = 1 + impl_->open_readers;  // the writer and the readers opened so far
+    s.idle = impl_->idle_readers.size();
+    s.waiting = impl_->waiting_readers;
+  }
+  if (!impl_->writer_busy.load(std::memory_order_relaxed)) ++s.idle;
+  s.in_use = s.open - std::min(s.idle, s.open);
+  s.waiting += impl_->waiting_writers.load(std::memory_order_relaxed);
+  s.waits = impl_->waits.load(std::memory_order_relaxed);
+  s.wait_time = std::chrono::nanoseconds{impl_->wait_ns.load(std::memory_order_relaxed)};
+  return s;
 }
 
 namespace {
@@ -889,8 +1030,8 @@ std::optional<User> SqliteTaskRepository::create_user(std::string_view email,
                                                       const std::optional<std::string>& name) {
   User u{new_uuid_v7(), normalize_email(email), name, now_ms()};
   return guarded([&]() -> std::optional<User> {
-    std::lock_guard lock(impl_->write_mutex);
-    Use q(impl_->writer->insert_user);
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->insert_user);
     bind_text(*q, 1, u.id);
     bind_text(*q, 2, u.email);
     bind_optional(*q, 3, u.name, [](const std::string& n) { return n; });
@@ -923,8 +1064,8 @@ std::optional<User> SqliteTaskRepository::find_user(std::string_view user_id) {
 
 void SqliteTaskRepository::revoke_token(std::string_view jti, Timestamp expires_at) {
   guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Use q(impl_->writer->revoke);
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->revoke);
     bind_text(*q, 1, jti);
     q->bind(2, to_unix_ms(expires_at));
     q->exec();
@@ -943,10 +1084,95 @@ bool SqliteTaskRepository::is_token_revoked(std::string_view jti) {
 
 void SqliteTaskRepository::purge_revocations(Timestamp now) {
   guarded([&] {
-    std::lock_guard lock(impl_->write_mutex);
-    Use q(impl_->writer->purge);
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->purge);
     q->bind(1, to_unix_ms(now));
     q->exec();
+  });
+}
+
+namespace {
+
+void bind_key(SQLite::Statement& s, const IdempotencyKey& key) {
+  bind_text(s, 1, key.user_id);
+  bind_text(s, 2, key.route);
+  bind_text(s, 3, key.key);
+}
+
+}  // namespace
+
+IdempotencyClaim SqliteTaskRepository::claim(const IdempotencyKey& key, std::string_view fingerprint, Timestamp now,
+                                             std::chrono::milliseconds lease, std::chrono::milliseconds ttl) {
+  check_idempotency_claim(key, fingerprint);
+  const std::int64_t now_ms = to_unix_ms(now);
+  return guarded([&] {
+    Impl::WriteLock writer(*impl_);
+    Connection& c = *writer;
+    // Read and decide under the write lock: of concurrent claims, one acquires.
+    WriteTransaction tx(c.db);
+    IdempotencyClaim result;
+    bool take = false;
+    {
+      Use q(c.key_select);
+      bind_key(*q, key);
+      if (!q->executeStep() || q->getColumn(5).getInt64() <= now_ms) {
+        take = true;  // new, or expired
+      } else if (q->getColumn(0).getString() != fingerprint) {
+        result.outcome = IdempotencyClaim::Outcome::mismatch;
+      } else if (!q->getColumn(2).isNull()) {
+        result.outcome = IdempotencyClaim::Outcome::replay;
+        result.response = StoredResponse{q->getColumn(2).getInt(), decode_stored_headers(q->getColumn(3).getString()),
+                                         q->getColumn(4).getString()};
+      } else {
+        take = q->getColumn(1).getInt64() <= now_ms;  // the owner's lease ran out
+      }
+    }
+    if (take) {
+      result.outcome = IdempotencyClaim::Outcome::acquired;
+      result.owner = new_uuid_v7();
+      Use q(c.key_acquire);
+      bind_key(*q, key);
+      bind_text(*q, 4, fingerprint);
+      bind_text(*q, 5, result.owner);
+      q->bind(6, now_ms + lease.count());
+      q->bind(7, now_ms + ttl.count());
+      q->exec();
+    }
+    tx.commit();
+    return result;
+  });
+}
+
+bool SqliteTaskRepository::complete(const IdempotencyKey& key, std::string_view owner, const StoredResponse& response) {
+  return guarded([&] {
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->key_complete);
+    bind_key(*q, key);
+    bind_text(*q, 4, owner);
+    q->bind(5, response.status);
+    q->bind(6, encode_stored_headers(response.headers));
+    q->bind(7, response.body);
+    return q->exec() > 0;
+  });
+}
+
+bool SqliteTaskRepository::abandon(const IdempotencyKey& key, std::string_view owner) {
+  return guarded([&] {
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->key_abandon);
+    bind_key(*q, key);
+    bind_text(*q, 4, owner);
+    return q->exec() > 0;
+  });
+}
+
+std::size_t SqliteTaskRepository::purge_idempotency_keys(Timestamp now, std::size_t limit) {
+  return guarded([&] {
+    Impl::WriteLock writer(*impl_);
+    Use q(writer->key_purge);
+    q->bind(1, to_unix_ms(now));
+    q->bind(2, static_cast<std::int64_t>(limit));
+    return static_cast<std::size_t>(q->exec());
   });
 }
 

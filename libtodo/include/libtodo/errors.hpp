@@ -50,6 +50,13 @@ class LIBTODO_CORE_EXPORT StorageUnavailable : public StorageError {
   using StorageError::StorageError;
 };
 
+/// A conditional write found the task at another version than the caller
+/// expected (a Precondition; HTTP If-Match): nothing was changed. Maps to 412.
+class LIBTODO_CORE_EXPORT PreconditionFailed : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Configuration that cannot work (missing secret, bad URL, ...).
 class LIBTODO_CORE_EXPORT ConfigError : public Error {
  public:

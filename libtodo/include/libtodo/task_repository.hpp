@@ -2,6 +2,7 @@
 // The storage port. Backends (libtodo::sqlite, libtodo::postgres) implement it;
 // the contract suite in tests/contract defines what "correct" means.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -18,7 +19,7 @@ namespace libtodo {
 /// The schema version this libtodo writes. Both backends carry migrations
 /// 1..latest_schema_version with the same numbers and names, recorded in a
 /// `schema_migrations` table; a database at a higher version is refused.
-inline constexpr int latest_schema_version = 3;
+inline constexpr int latest_schema_version = 4;
 
 /// Which tasks a listing returns, and in which order.
 enum class StatusFilter { all, pending, completed };
@@ -120,6 +121,50 @@ inline constexpr std::size_t max_bulk_ids = 1000;
 /// Throws ValidationError unless is_valid_user_id(user_id). For backends.
 LIBTODO_CORE_EXPORT void require_valid_user_id(std::string_view user_id);
 
+/// A condition on the stored version of a task that a write checks in the
+/// same atomic step as the write itself (optimistic concurrency; HTTP
+/// If-Match). The default is no condition. When the task exists at a version
+/// the condition does not allow, the write throws PreconditionFailed and
+/// changes nothing; a missing task answers nullopt/false as without one.
+class Precondition {
+ public:
+  Precondition() = default;
+  /// The task must be at exactly `version`: `update(user, id, patch, task.version)`.
+  Precondition(std::int64_t version)
+      : versions_{version}, conditional_(true) {}  // NOLINT: implicit by design
+  /// The task must be at one of `versions`; an empty list is never satisfied.
+  [[nodiscard]] static Precondition any_of(std::vector<std::int64_t> versions) {
+    Precondition p;
+    p.versions_ = std::move(versions);
+    p.conditional_ = true;
+    return p;
+  }
+  [[nodiscard]] bool unconditional() const noexcept { return !conditional_; }
+  /// The versions allowed (empty when unconditional).
+  [[nodiscard]] const std::vector<std::int64_t>& versions() const noexcept { return versions_; }
+  [[nodiscard]] bool allows(std::int64_t version) const noexcept {
+    if (!conditional_) return true;
+    for (const std::int64_t v : versions_)
+      if (v == version) return true;
+    return false;
+  }
+
+ private:
+  std::vector<std::int64_t> versions_;
+  bool conditional_ = false;
+};
+
+/// Counters of a repository's database connections, for health checks and metrics.
+struct PoolStats {
+  std::size_t open = 0;       ///< connections currently established
+  std::size_t in_use = 0;     ///< of those, lent out right now
+  std::size_t waiting = 0;    ///< calls waiting for a connection right now
+  std::size_t discarded = 0;  ///< broken connections dropped since start
+  std::size_t idle = 0;       ///< open and not lent out
+  std::uint64_t waits = 0;    ///< calls that found no free connection and waited, since start
+  std::chrono::nanoseconds wait_time{0};  ///< the total time those calls waited
+};
+
 /// Who owns a task id, as far as a given user may know.
 enum class Ownership {
   none,        ///< no task has this id
@@ -154,22 +199,27 @@ class LIBTODO_CORE_EXPORT TaskRepository {
 
   /// Applies a merge patch atomically and returns the new state, or nullopt
   /// when the user has no such task. Completing a recurring task with a due
-  /// date creates its next occurrence in the same transaction.
+  /// date creates its next occurrence in the same transaction. Throws
+  /// PreconditionFailed when `precondition` does not allow the stored version.
   virtual std::optional<Task> update(std::string_view user_id, std::string_view task_id,
-                                     TaskPatch patch) = 0;
+                                     TaskPatch patch, const Precondition& precondition = {}) = 0;
 
   /// Replaces every editable field (PUT): update() with TaskPatch::replacing.
   std::optional<Task> replace(std::string_view user_id, std::string_view task_id,
-                              const TaskDraft& draft) {
-    return update(user_id, task_id, TaskPatch::replacing(draft));
+                              const TaskDraft& draft, const Precondition& precondition = {}) {
+    return update(user_id, task_id, TaskPatch::replacing(draft), precondition);
   }
 
-  /// Deletes the user's task; false when the user has no such task.
-  virtual bool remove(std::string_view user_id, std::string_view task_id) = 0;
+  /// Deletes the user's task; false when the user has no such task. Throws
+  /// PreconditionFailed when `precondition` does not allow the stored version.
+  virtual bool remove(std::string_view user_id, std::string_view task_id,
+                      const Precondition& precondition = {}) = 0;
 
   /// Flips `completed` atomically; nullopt when the user has no such task.
   /// Completing a recurring task creates its next occurrence, as update() does.
-  virtual std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) = 0;
+  /// Throws PreconditionFailed when `precondition` does not allow the stored version.
+  virtual std::optional<Task> toggle(std::string_view user_id, std::string_view task_id,
+                                     const Precondition& precondition = {}) = 0;
 
   /// Sets `completed` on every listed task (duplicates count once) in one
   /// transaction, spawning recurrences as update() does; if any id is not
@@ -187,8 +237,13 @@ class LIBTODO_CORE_EXPORT TaskRepository {
   /// Whether `task_id` exists, and if so whether it is the caller's.
   virtual Ownership ownership(std::string_view user_id, std::string_view task_id) = 0;
 
-  /// Throws StorageUnavailable when the store cannot serve requests now.
+  /// Throws StorageUnavailable when the store cannot serve requests now: the
+  /// database does not answer, or lacks migrations of this libtodo (it was
+  /// replaced or restored from an older backup since opening).
   virtual void ping() = 0;
+
+  /// The connection pool's counters; all zero for a backend without a pool.
+  [[nodiscard]] virtual PoolStats pool_stats() const { return {}; }
 };
 
 }  // namespace libtodo

@@ -9,6 +9,7 @@
 
 #include <libtodo/account_store.hpp>
 #include <libtodo/postgres_export.hpp>
+#include <libtodo/idempotency_store.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -28,16 +29,8 @@ struct PostgresOptions {
   std::chrono::seconds connect_timeout{2};
 };
 
-/// Counters of the connection pool, for health checks and metrics.
-struct PoolStats {
-  std::size_t open = 0;      ///< connections currently established
-  std::size_t in_use = 0;    ///< of those, lent out right now
-  std::size_t waiting = 0;   ///< calls waiting for a connection
-  std::size_t discarded = 0; ///< broken connections dropped since start
-};
-
-/// A TaskRepository (and the AccountStore of the optional built-in accounts)
-/// on one PostgreSQL database.
+/// A TaskRepository (and the AccountStore of the optional built-in accounts,
+/// and the IdempotencyStore of todo-server's Idempotency-Key) on one PostgreSQL database.
 ///
 /// Connections are pooled and created lazily; each prepares its statements
 /// once. A connection found broken (server restart, pg_terminate_backend,
@@ -54,7 +47,8 @@ struct PoolStats {
 ///
 /// Thread-safe: any number of threads may call any method at once.
 class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskRepository,
-                                                             public AccountStore {
+                                                             public AccountStore,
+                                                             public IdempotencyStore {
  public:
   /// Connects once, applies migrations, and keeps that connection in the pool.
   /// Throws StorageUnavailable when the server cannot be reached, StorageError
@@ -67,10 +61,12 @@ class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskReposito
   Task create(std::string_view user_id, TaskDraft draft) override;
   std::optional<Task> find(std::string_view user_id, std::string_view task_id) override;
   TaskPage list(std::string_view user_id, const TaskQuery& query) override;
-  std::optional<Task> update(std::string_view user_id, std::string_view task_id,
-                             TaskPatch patch) override;
-  bool remove(std::string_view user_id, std::string_view task_id) override;
-  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) override;
+  std::optional<Task> update(std::string_view user_id, std::string_view task_id, TaskPatch patch,
+                             const Precondition& precondition = {}) override;
+  bool remove(std::string_view user_id, std::string_view task_id,
+              const Precondition& precondition = {}) override;
+  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id,
+                             const Precondition& precondition = {}) override;
   BulkResult set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
                            bool completed) override;
   BulkResult remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) override;
@@ -86,8 +82,14 @@ class LIBTODO_POSTGRES_EXPORT PostgresTaskRepository final : public TaskReposito
   bool is_token_revoked(std::string_view jti) override;
   void purge_revocations(Timestamp now) override;
 
-  /// The connection pool's counters now.
-  [[nodiscard]] PoolStats pool_stats() const;
+  IdempotencyClaim claim(const IdempotencyKey& key, std::string_view fingerprint, Timestamp now,
+                         std::chrono::milliseconds lease, std::chrono::milliseconds ttl) override;
+  bool complete(const IdempotencyKey& key, std::string_view owner,
+                const StoredResponse& response) override;
+  bool abandon(const IdempotencyKey& key, std::string_view owner) override;
+  std::size_t purge_idempotency_keys(Timestamp now, std::size_t limit) override;
+
+  [[nodiscard]] PoolStats pool_stats() const override;
   /// The highest schema version applied to the database.
   [[nodiscard]] int schema_version() const;
 

@@ -10,6 +10,7 @@
 
 #include <libtodo/account_store.hpp>
 #include <libtodo/sqlite_export.hpp>
+#include <libtodo/idempotency_store.hpp>
 #include <libtodo/task_repository.hpp>
 
 namespace libtodo {
@@ -34,8 +35,8 @@ struct SqliteOptions {
   std::size_t max_readers = 8;
 };
 
-/// A TaskRepository (and the AccountStore of the optional built-in accounts)
-/// on one SQLite database.
+/// A TaskRepository (and the AccountStore of the optional built-in accounts,
+/// and the IdempotencyStore of todo-server's Idempotency-Key) on one SQLite database.
 ///
 /// Opening applies the schema migrations the database lacks (recorded in
 /// `schema_migrations`) inside one write transaction, so two processes
@@ -46,7 +47,8 @@ struct SqliteOptions {
 ///
 /// Thread-safe: any number of threads may call any method at once.
 class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
-                                                         public AccountStore {
+                                                         public AccountStore,
+                                                         public IdempotencyStore {
  public:
   /// Opens (creating if needed) and migrates the database.
   /// Throws StorageError (or StorageUnavailable) when that fails.
@@ -58,16 +60,21 @@ class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
   Task create(std::string_view user_id, TaskDraft draft) override;
   std::optional<Task> find(std::string_view user_id, std::string_view task_id) override;
   TaskPage list(std::string_view user_id, const TaskQuery& query) override;
-  std::optional<Task> update(std::string_view user_id, std::string_view task_id,
-                             TaskPatch patch) override;
-  bool remove(std::string_view user_id, std::string_view task_id) override;
-  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id) override;
+  std::optional<Task> update(std::string_view user_id, std::string_view task_id, TaskPatch patch,
+                             const Precondition& precondition = {}) override;
+  bool remove(std::string_view user_id, std::string_view task_id,
+              const Precondition& precondition = {}) override;
+  std::optional<Task> toggle(std::string_view user_id, std::string_view task_id,
+                             const Precondition& precondition = {}) override;
   BulkResult set_completed(std::string_view user_id, const std::vector<std::string>& task_ids,
                            bool completed) override;
   BulkResult remove_all(std::string_view user_id, const std::vector<std::string>& task_ids) override;
   TaskStats stats(std::string_view user_id, Timestamp now) override;
   Ownership ownership(std::string_view user_id, std::string_view task_id) override;
   void ping() override;
+  /// The writer counts as one connection, in use while a write runs; readers
+  /// are pooled up to max_readers (an in-memory database has the writer only).
+  [[nodiscard]] PoolStats pool_stats() const override;
 
   std::optional<User> create_user(std::string_view email, std::string_view password_hash,
                                   const std::optional<std::string>& name) override;
@@ -77,6 +84,13 @@ class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
   bool is_token_revoked(std::string_view jti) override;
   void purge_revocations(Timestamp now) override;
 
+  IdempotencyClaim claim(const IdempotencyKey& key, std::string_view fingerprint, Timestamp now,
+                         std::chrono::milliseconds lease, std::chrono::milliseconds ttl) override;
+  bool complete(const IdempotencyKey& key, std::string_view owner,
+                const StoredResponse& response) override;
+  bool abandon(const IdempotencyKey& key, std::string_view owner) override;
+  std::size_t purge_idempotency_keys(Timestamp now, std::size_t limit) override;
+
   /// The highest schema version applied to this database.
   [[nodiscard]] int schema_version() const;
 
@@ -85,6 +99,7 @@ class LIBTODO_SQLITE_EXPORT SqliteTaskRepository final : public TaskRepository,
   struct Impl;
   // Read-modify-write of one task in a write transaction.
   std::optional<Task> modify(std::string_view user_id, std::string_view task_id,
+                             const Precondition& precondition,
                              const std::function<TaskPatch(const Task&)>& change);
 
   std::unique_ptr<Impl> impl_;
