@@ -36,6 +36,12 @@ void check_patch(TaskPatch& patch, std::vector<FieldError>& errors);
 void validate(TaskDraft& draft);
 void validate(TaskPatch& patch);
 
+/// Whether `s` holds a control character no stored text may hold: C0 (NUL in
+/// particular), DEL or C1; tab, line feed and carriage return count only
+/// unless `allow_line_breaks` (titles and descriptions may hold them, tags
+/// and user ids not). `s` must be valid UTF-8.
+[[nodiscard]] bool has_control_characters(std::string_view s, bool allow_line_breaks) noexcept;
+
 /// A user id is opaque text of 1..255 bytes of valid UTF-8.
 [[nodiscard]] bool is_valid_user_id(std::string_view user_id) noexcept;
 
