@@ -8,7 +8,9 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
             libpqxx-dev libpq-dev libsodium-dev)
 # postgresql: the tests start a real server of their own (never the system's cluster).
 # chromium: the browser test of the /docs page (headless).
-test_pkgs=(catch2 curl postgresql python3 chromium)
+# clang, libclang-rt-14-dev: the libFuzzer targets (libFuzzer itself is only a
+# recommendation of clang, so it is named here).
+test_pkgs=(catch2 curl postgresql python3 chromium clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-test}" = test ]; then want+=("${test_pkgs[@]}"); fi

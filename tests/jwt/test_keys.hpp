@@ -55,6 +55,9 @@ enum class KeyType { ed25519, p256, p384, p521, rsa2048, rsa1024 };
 class TestKey {
  public:
   explicit TestKey(KeyType type) : type_(type), pkey_(generate(type), EVP_PKEY_free) {}
+  /// A fixed key from its PEM private key, for runs that must be reproducible.
+  TestKey(KeyType type, std::string_view private_pem)
+      : type_(type), pkey_(read_pem(private_pem), EVP_PKEY_free) {}
 
   [[nodiscard]] KeyType type() const { return type_; }
 
@@ -167,6 +170,13 @@ class TestKey {
   }
 
  private:
+  static EVP_PKEY* read_pem(std::string_view pem) {
+    Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    EVP_PKEY* p = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
+    ossl_check(p != nullptr, "PEM private key");
+    return p;
+  }
+
   static EVP_PKEY* generate(KeyType type) {
     EVP_PKEY* p = nullptr;
     switch (type) {
