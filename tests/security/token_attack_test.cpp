@@ -401,6 +401,7 @@ TEST_CASE("token attacks: every forged, stale or malformed token gets the same 4
   for (const Signer& s : signers(keys))
     for (Attack& a : claim_attacks(s)) attacks.push_back(std::move(a));
   REQUIRE(attacks.size() > 150);
+  const auto started = std::chrono::steady_clock::now();
   for (const Attack& a : attacks) {
     INFO(a.name << ": " << a.token.substr(0, 120));
     for (const auto& [method, where, body] :
@@ -423,9 +424,12 @@ TEST_CASE("token attacks: every forged, stale or malformed token gets the same 4
   CHECK(bench.attacker_hits() == 0);
   if (keys == Keys::jwks_url) {
     // Unknown kids refetch the JWKS at most once per JWKS_MIN_REFRESH (30 s):
-    // the fetch at start-up plus at most one, however many tokens came.
+    // the fetch at start-up plus one per 30 s begun, however many tokens came.
+    const auto periods = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now() - started) /
+                         std::chrono::seconds{30};
     CHECK(bench.issuer_hits() >= 1);
-    CHECK(bench.issuer_hits() <= 2);
+    CHECK(bench.issuer_hits() <= 2 + periods);
   }
 }
 
