@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 
 # Compiler settings every libtodo target gets: C++20, warnings, and the
-# sanitizers when TODO_SANITIZE is on. Applied per target, never per directory.
+# sanitizers when TODO_SANITIZE or TODO_FUZZ is on. Applied per target, never per directory.
 function(libtodo_target_defaults target)
   target_compile_features(${target} PUBLIC cxx_std_20)
   set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
@@ -16,6 +16,12 @@ function(libtodo_target_defaults target)
     # when ASan instruments optimized code; that noise would break -Werror builds.
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                              -fno-sanitize-recover=undefined -Wno-maybe-uninitialized)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
+  if(TODO_FUZZ)
+    # Coverage for libFuzzer everywhere; the fuzz executables add -fsanitize=fuzzer (the main).
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=undefined)
     target_link_options(${target} PUBLIC -fsanitize=address,undefined)
   endif()
 endfunction()

@@ -9,7 +9,9 @@ build_pkgs=(build-essential cmake pkg-config ca-certificates
 # postgresql: the tests start a real server of their own (never the system's cluster).
 # chromium: the browser test of the /docs page (headless).
 # python3-prometheus-client: the metrics test parses /metrics with its parser.
-test_pkgs=(catch2 curl postgresql python3 python3-prometheus-client chromium)
+# clang, libclang-rt-14-dev: the libFuzzer targets (libFuzzer itself is only a
+# recommendation of clang, so it is named here).
+test_pkgs=(catch2 curl postgresql python3 python3-prometheus-client chromium clang libclang-rt-14-dev)
 
 # bench/run.sh: wrk drives the load; prepare.py mints tokens with openssl.
 bench_pkgs=(wrk python3 openssl postgresql procps)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds libtodo and runs every test, twice: a normal build and one with
-# AddressSanitizer + UndefinedBehaviorSanitizer. Fails when any test fails or
-# cannot run.
-#   scripts/test.sh           both builds
-#   TODO_TEST_SANITIZE=0 scripts/test.sh   the normal build only (quick local loop)
+# AddressSanitizer + UndefinedBehaviorSanitizer; then builds the libFuzzer
+# targets with clang and runs each for 15 seconds. Fails when any test fails
+# or cannot run.
+#   scripts/test.sh           all three builds
+#   TODO_TEST_SANITIZE=0 scripts/test.sh   the normal build and the fuzz runs
+#   TODO_TEST_FUZZ=0 scripts/test.sh       without the fuzz runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +33,14 @@ if [ "${TODO_TEST_SANITIZE:-1}" != 0 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_suite asan -DTODO_SANITIZE=ON -DBUILD_SHARED_LIBS=OFF
+fi
+if [ "${TODO_TEST_FUZZ:-1}" != 0 ]; then
+  # libFuzzer needs clang: a build directory of its own with only what the
+  # fuzz targets link (tests/fuzz/README.md; tests/fuzz/run_long.sh is the long run).
+  CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTODO_FUZZ=ON \
+        -DTODO_WITH_SQLITE=ON -DTODO_WITH_JWT=ON -DTODO_WITH_POSTGRES=OFF -DTODO_BUILD_SERVER=ON \
+        -DTODO_BUILD_TESTS=OFF -DTODO_BUILD_EXAMPLES=OFF -DCMAKE_CXX_FLAGS="-Werror"
+  cmake --build build/fuzz -j"$jobs" --target libtodo_fuzz_targets
+  ctest --test-dir build/fuzz --output-on-failure --no-tests=error -j"$jobs"
 fi
 echo "test.sh: all tests passed"

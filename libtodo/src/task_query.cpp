@@ -10,6 +10,21 @@ namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
+// The instants a task can hold: parse_rfc3339 keeps them within the years
+// 1..9999 (0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z, in Unix ms).
+constexpr std::int64_t min_instant_ms = -62135596800000;
+constexpr std::int64_t max_instant_ms = 253402300799999;
+
+// Whether a cursor's sort value is one a task can have. Anything else was not
+// made by PageCursor::after, and PostgreSQL cannot even compute it as a bound
+// (a timestamp or smallint out of range is a 500, not an empty page).
+bool fits_sort(SortKey sort, std::int64_t n) {
+  if (sort == SortKey::priority)
+    return n >= static_cast<std::int64_t>(Priority::low) &&
+           n <= static_cast<std::int64_t>(Priority::high);
+  return n >= min_instant_ms && n <= max_instant_ms;
+}
+
 std::string to_hex(std::string_view s) {
   std::string out;
   out.reserve(s.size() * 2);
@@ -110,14 +125,16 @@ std::optional<PageCursor> PageCursor::decode(std::string_view text) {
   if (c.sort == SortKey::title) {
     if (v.empty() || v[0] != 't') return std::nullopt;
     auto title = from_hex(v.substr(1));
-    if (!title || !utf8_length(*title)) return std::nullopt;
+    // No title holds control characters other than tab and line breaks; a
+    // NUL would even be cut off on its way to PostgreSQL (libpq's C strings).
+    if (!title || !utf8_length(*title) || has_control_characters(*title, true)) return std::nullopt;
     c.title = std::move(*title);
   } else if (v == "n") {
     if (c.sort != SortKey::due_date) return std::nullopt;  // only due dates are nullable
   } else {
     std::int64_t n = 0;
     const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || p != v.data() + v.size()) return std::nullopt;
+    if (ec != std::errc{} || p != v.data() + v.size() || !fits_sort(c.sort, n)) return std::nullopt;
     c.number = n;
   }
   return c;
@@ -126,21 +143,25 @@ std::optional<PageCursor> PageCursor::decode(std::string_view text) {
 void check_query(const TaskQuery& q, std::vector<FieldError>& errors) {
   if (q.limit && (*q.limit < 1 || *q.limit > max_page_size))
     errors.push_back({"limit", "must be an integer from 1 to " + std::to_string(max_page_size)});
+  // Filters may hold only what the fields they match can hold: a control
+  // character can never match, and PostgreSQL would not even see a NUL and
+  // what follows it (libpq passes parameters as C strings).
   for (const std::string& tag : q.tags) {
     const auto chars = utf8_length(tag);
-    // NUL can be in no stored text, and PostgreSQL refuses it in a parameter.
-    if (!chars || *chars == 0 || *chars > max_tag_chars || tag.find('\0') != std::string::npos) {
-      errors.push_back({"tag", "each tag must be 1.." + std::to_string(max_tag_chars) + " characters of text"});
+    if (!chars || *chars == 0 || *chars > max_tag_chars || has_control_characters(tag, false)) {
+      errors.push_back({"tag", "each tag must be 1.." + std::to_string(max_tag_chars) +
+                                   " characters of text without control characters"});
       break;
     }
   }
   if (q.tags.size() > max_tags) errors.push_back({"tag", "at most " + std::to_string(max_tags) + " tags"});
   if (q.text) {
     const auto chars = utf8_length(*q.text);
-    if (!chars || *chars > max_title_chars)
-      errors.push_back({"q", "must be at most " + std::to_string(max_title_chars) + " characters of text"});
-    else if (q.text->find('\0') != std::string::npos)
-      errors.push_back({"q", "must not contain NUL characters"});
+    if (!chars || *chars > max_title_chars || has_control_characters(*q.text, true))
+      errors.push_back(
+          {"q",
+           "must be at most " + std::to_string(max_title_chars) +
+               " characters of text without control characters other than tab and line breaks"});
   }
   if (q.cursor) {
     const auto c = PageCursor::decode(*q.cursor);

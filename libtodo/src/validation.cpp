@@ -49,20 +49,6 @@ bool is_unicode_space(char32_t c) noexcept {
          c == 0x205F || c == 0x3000;
 }
 
-// Text fields may hold tabs and line breaks but no other control characters:
-// C0 (NUL in particular, which many consumers truncate at), DEL, and C1
-// (U+0080..U+009F, encoded as C2 80..C2 9F). `s` must be valid UTF-8.
-bool has_forbidden_control(std::string_view s, bool allow_line_breaks) noexcept {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0x7F) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
-    if (c >= 0x20) continue;
-    if (!(allow_line_breaks && (c == '\t' || c == '\n' || c == '\r'))) return true;
-  }
-  return false;
-}
-
 class Checker {
  public:
   explicit Checker(std::vector<FieldError>& errors) : errors_(errors) {}
@@ -114,7 +100,7 @@ class Checker {
       add(field, "must be at most " + std::to_string(max_chars) + " characters");
       return false;
     }
-    if (has_forbidden_control(value, allow_line_breaks)) {
+    if (has_control_characters(value, allow_line_breaks)) {
       add(field, allow_line_breaks ? "must not contain control characters other than tab and line breaks"
                                    : "must not contain control characters");
       return false;
@@ -194,9 +180,23 @@ void validate(TaskPatch& patch) {
   if (!errors.empty()) throw ValidationError(std::move(errors));
 }
 
+// Text fields may hold tabs and line breaks but no other control characters:
+// C0 (NUL in particular, which many consumers truncate at), DEL, and C1
+// (U+0080..U+009F, encoded as C2 80..C2 9F).
+bool has_control_characters(std::string_view s, bool allow_line_breaks) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
+    if (c >= 0x20) continue;
+    if (!(allow_line_breaks && (c == '\t' || c == '\n' || c == '\r'))) return true;
+  }
+  return false;
+}
+
 bool is_valid_user_id(std::string_view user_id) noexcept {
   return !user_id.empty() && user_id.size() <= max_user_id_bytes && utf8_length(user_id) &&
-         !has_forbidden_control(user_id, false);
+         !has_control_characters(user_id, false);
 }
 
 }  // namespace libtodo

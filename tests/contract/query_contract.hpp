@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <map>
+#include <string>
+#include <tuple>
 #include <utility>
 
 namespace libtodo_contract {
@@ -367,6 +369,27 @@ TEMPLATE_LIST_TEST_CASE("contract: query text is a case-insensitive substring of
     CHECK(text("a%c").empty());
     CHECK(text("' OR '1'='1").empty());
     CHECK(text("\\").empty());
+  }
+  SECTION("control characters no task text can hold are refused, not cut off") {
+    // PostgreSQL would see "a\0zzz" as "a" (libpq's C strings) and list "100% done".
+    const auto fields = [&](const std::string& needle) {
+      TaskQuery q;
+      q.text = needle;
+      return validation_fields([&] { (void)repo->list("alice", q); });
+    };
+    for (const std::string& bad :
+         {std::string("a\0zzz", 5), std::string(1, '\0'), std::string("a\x01"), std::string("\x7f"),
+          std::string("\xC2\x85")})
+      CHECK(fields(bad) == std::vector<std::string>{"q"});
+    CHECK(text("done\tx").empty());  // tab and line breaks are text titles may hold
+    CHECK(text("\n").empty());
+    TaskQuery q;
+    q.tags = {std::string("x\0y", 3)};
+    CHECK(validation_fields([&] { (void)repo->list("alice", q); }) ==
+          std::vector<std::string>{"tag"});
+    q.tags = {"x\ty"};
+    CHECK(validation_fields([&] { (void)repo->list("alice", q); }) ==
+          std::vector<std::string>{"tag"});
   }
   SECTION("combined with other filters") {
     TaskQuery q;
@@ -809,6 +832,42 @@ TEMPLATE_LIST_TEST_CASE("contract: query limit and cursor are checked", "[contra
       q.limit = 2;
       q.cursor = cursor;
       CHECK(fields_of(q) == std::vector<std::string>{"cursor"});
+    }
+  }
+  SECTION("cursor values no task can have are refused") {
+    // Well-formed, but made by no page: instants outside the years 1..9999,
+    // priorities outside low..high, titles with NUL. PostgreSQL could not
+    // compute some of them as bounds at all.
+    const std::string id = libtodo::new_uuid_v7();
+    for (const auto& [key, descending, cursor] :
+         std::vector<std::tuple<SortKey, bool, std::string>>{
+             {SortKey::created, true, "created.d.9223372036854775807." + id},
+             {SortKey::created, true, "created.d.-9223372036854775808." + id},
+             {SortKey::created, false, "created.a.253402300800000." + id},
+             {SortKey::updated, true, "updated.d.-62135596800001." + id},
+             {SortKey::due_date, true, "due_date.d.9223372036854775807." + id},
+             {SortKey::priority, true, "priority.d.3." + id},
+             {SortKey::priority, false, "priority.a.-1." + id},
+             {SortKey::priority, true, "priority.d.99999." + id},
+             {SortKey::title, false, "title.a.t00." + id},
+             {SortKey::title, false, "title.a.t6101." + id}}) {
+      INFO("cursor: " << cursor);
+      TaskQuery q = sorted_by(key, descending);
+      q.limit = 2;
+      q.cursor = cursor;
+      CHECK(fields_of(q) == std::vector<std::string>{"cursor"});
+    }
+    // The extremes tasks can have are fine.
+    for (const auto& [key, cursor] : std::vector<std::pair<SortKey, std::string>>{
+             {SortKey::created, "created.a.-62135596800000." + id},
+             {SortKey::due_date, "due_date.a.253402300799999." + id},
+             {SortKey::priority, "priority.a.2." + id},
+             {SortKey::title, "title.a.t0961." + id}}) {
+      INFO("cursor: " << cursor);
+      TaskQuery q = sorted_by(key, false);
+      q.limit = 2;
+      q.cursor = cursor;
+      CHECK_NOTHROW(repo->list("alice", q));
     }
   }
   SECTION("every problem is named at once") {

@@ -48,6 +48,16 @@ inline std::unique_ptr<libtodo::TaskRepository> make_repository() {
   return std::make_unique<libtodo::SqliteTaskRepository>(libtodo::SqliteOptions{});
 }
 
+/// Like make_repository(), but SQLite on a file in `dir` (WAL with one writer
+/// connection and a pool of readers, as todo-server runs it) instead of memory.
+inline std::unique_ptr<libtodo::TaskRepository> make_file_repository(const std::string& dir) {
+  const char* backend = std::getenv("LIBTODO_TEST_BACKEND");
+  if (backend != nullptr && std::string(backend) == "postgres") return make_repository();
+  libtodo::SqliteOptions o;
+  o.path = dir + "/todo.db";
+  return std::make_unique<libtodo::SqliteTaskRepository>(o);
+}
+
 struct Reply {
   int status = 0;
   httplib::Headers headers;
@@ -181,11 +191,13 @@ class FailingRepository final : public libtodo::TaskRepository {
 class TestServer {
  public:
   /// `accounts`: also serve the built-in accounts (AUTH_ACCOUNTS=on) with these options.
+  /// `jwt`: the verifier's options; default: HS256 tokens of token_for().
   explicit TestServer(todo_server::HttpOptions options = {},
                       std::shared_ptr<libtodo::TaskRepository> repo = nullptr,
-                      std::optional<todo_server::AccountsOptions> accounts = std::nullopt)
+                      std::optional<todo_server::AccountsOptions> accounts = std::nullopt,
+                      std::optional<libtodo::JwtOptions> jwt = std::nullopt)
       : repo_(repo ? std::move(repo) : make_repository()),
-        verifier_(jwt_options()),
+        verifier_(jwt ? std::move(*jwt) : jwt_options()),
         logger_(todo_server::LogLevel::error) {
     options.host = "127.0.0.1";
     options.port = 0;

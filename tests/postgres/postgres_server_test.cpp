@@ -13,6 +13,7 @@
 #include "concurrently.hpp"
 #include "http/process.hpp"
 #include "http/test_server.hpp"
+#include "postgres/own_postgres.hpp"
 
 using nlohmann::json;
 using test::Client;
@@ -20,26 +21,7 @@ using test::Reply;
 
 namespace {
 
-// A private PostgreSQL server (tests/postgres/pg_server.sh), removed at the end.
-class OwnPostgres {
- public:
-  OwnPostgres() { REQUIRE(run("setup") == 0); }
-  ~OwnPostgres() { run("teardown"); }
-  OwnPostgres(const OwnPostgres&) = delete;
-  OwnPostgres& operator=(const OwnPostgres&) = delete;
-
-  void stop() { REQUIRE(run("stop") == 0); }
-  void start() { REQUIRE(run("start") == 0); }
-  [[nodiscard]] std::string url() const { return test::read_state(state_.path.string(), "url"); }
-
- private:
-  int run(const std::string& command) const {
-    const std::string cmd =
-        std::string(PG_SERVER_SCRIPT) + " " + command + " '" + state_.path.string() + "' >/dev/null";
-    return std::system(cmd.c_str());
-  }
-  test::TempDir state_;
-};
+using test::OwnPostgres;
 
 std::unique_ptr<libtodo::PostgresTaskRepository> repository_on(const std::string& url) {
   return std::make_unique<libtodo::PostgresTaskRepository>(test::isolated_pg_options(url));

@@ -38,6 +38,12 @@ LIBTODO_CORE_EXPORT void check_patch(TaskPatch& patch, std::vector<FieldError>& 
 LIBTODO_CORE_EXPORT void validate(TaskDraft& draft);
 LIBTODO_CORE_EXPORT void validate(TaskPatch& patch);
 
+/// Whether `s` holds a control character no stored text may hold: C0 (NUL in
+/// particular), DEL or C1; tab, line feed and carriage return count only
+/// unless `allow_line_breaks` (titles and descriptions may hold them, tags
+/// and user ids not). `s` must be valid UTF-8.
+[[nodiscard]] bool has_control_characters(std::string_view s, bool allow_line_breaks) noexcept;
+
 /// A user id is opaque text of 1..255 bytes of valid UTF-8.
 [[nodiscard]] LIBTODO_CORE_EXPORT bool is_valid_user_id(std::string_view user_id) noexcept;
 
