@@ -72,13 +72,13 @@ class Process {
     return -1;
   }
 
-  // The port from the "listening" log line, waiting for it to appear.
-  int port() {
+  // The port from the "listening" log line (or another with a port), waiting for it to appear.
+  int port(const std::string& message = "listening") {
     for (int i = 0; i < 1000; ++i) {
       std::istringstream lines(read_file(stderr_));
       for (std::string line; std::getline(lines, line);) {
         const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (!j.is_discarded() && j.value("msg", "") == "listening") return j["port"];
+        if (!j.is_discarded() && j.value("msg", "") == message) return j["port"];
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -56,9 +56,18 @@ TEST_CASE("refuses a database it cannot open", "[process]") {
 
 TEST_CASE("refuses unknown flags and bad values", "[process]") {
   TempDir dir;
-  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-           {"--no-such-flag", "1"}, {"--port", "99999"}, {"--log-level", "loud"},
-           {"--database-url", "mysql://x"}}) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--no-such-flag", "1"},
+                                             {"--port", "99999"},
+                                             {"--log-level", "loud"},
+                                             {"--database-url", "mysql://x"},
+                                             {"--metrics", "maybe"},
+                                             {"--metrics-address", "9100"},
+                                             {"--rate-limit-user-rps", "-1"},
+                                             {"--rate-limit-user-burst", "5"},
+                                             {"--rate-limit-address-rps", "fast"},
+                                             {"--idempotency-ttl", "5"}}) {
+    INFO(args[0] << " " << args[1]);
     Process p(dir.path, args, {secret_env});
     REQUIRE(p.wait() == 2);
     require_json_lines(p.err());
@@ -69,7 +78,9 @@ TEST_CASE("--help documents every setting", "[process]") {
   TempDir dir;
   Process p(dir.path, {"--help"}, {});
   REQUIRE(p.wait() == 0);
-  for (const char* name : {"DATABASE_URL", "BETTER_AUTH_SECRET", "SECRET_KEY", "HOST", "PORT", "LOG_LEVEL"})
+  for (const char* name :
+       {"DATABASE_URL", "BETTER_AUTH_SECRET", "SECRET_KEY", "HOST", "PORT", "LOG_LEVEL", "METRICS",
+        "METRICS_ADDRESS", "RATE_LIMIT_USER_RPS", "RATE_LIMIT_ADDRESS_BURST", "IDEMPOTENCY_TTL"})
     REQUIRE(p.out().find(name) != std::string::npos);
 }
 
@@ -166,4 +177,31 @@ TEST_CASE("request logs: one JSON line per request with the request id, never th
     REQUIRE(j["time"].is_string());
   }
   REQUIRE(found);
+}
+
+TEST_CASE(
+    "METRICS_ADDRESS moves /metrics to a listener of its own; rate limits come from the "
+    "environment",
+    "[process][metrics]") {
+  TempDir dir;
+  Process p(dir.path, {"--port", "0", "--database-url", "sqlite::memory:"},
+            {secret_env, "METRICS_ADDRESS=127.0.0.1:0", "RATE_LIMIT_USER_RPS=0.5",
+             "RATE_LIMIT_USER_BURST=2"});
+  test::Client api(p.port());
+  test::Client scraper(p.port("serving metrics"));
+  const std::string tok = test::token_for("alice");
+  CHECK(api.as(tok, "GET", "/api/tasks").status == 200);
+  CHECK(api.as(tok, "GET", "/api/tasks").status == 200);
+  const test::Reply limited = api.as(tok, "GET", "/api/tasks");
+  CHECK(limited.status == 429);
+  CHECK(limited.header("RateLimit-Policy") == "\"user\";q=2;w=4");
+  CHECK(api.send("GET", "/metrics").status == 404);
+  const test::Reply m = scraper.send("GET", "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK(m.body.find(
+            "todo_http_requests_total{route=\"/api/tasks\",method=\"GET\",status=\"429\"} 1\n") !=
+        std::string::npos);
+  CHECK(m.body.find("todo_build_info{version=\"") != std::string::npos);
+  p.signal(SIGTERM);
+  REQUIRE(p.wait() == 0);
 }
