@@ -465,6 +465,7 @@ struct SqliteTaskRepository::Impl {
   // while it copies pages and waits for fsync. Moving it changes nothing
   // about what a commit guarantees; see docs/operations.md.
   static constexpr int checkpoint_frames = 1000;  // SQLite's own default threshold
+  static constexpr int restart_frames = 4000;     // 16 MB of 4 KiB pages
   std::thread checkpointer;
   std::mutex checkpoint_mutex;
   std::condition_variable checkpoint_cv;
@@ -520,11 +521,24 @@ struct SqliteTaskRepository::Impl {
       checkpoint_wanted = false;
       lock.unlock();
       try {
-        if (!db)
+        if (!db) {
           db = std::make_unique<SQLite::Database>(options.path, SQLite::OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                                                   static_cast<int>(options.busy_timeout.count()));
+          // A connection opens the WAL only when it first reads the database;
+          // until then sqlite3_wal_checkpoint_v2 succeeds and copies nothing.
+          db->exec("SELECT count(*) FROM sqlite_schema");
+        }
         // PASSIVE: copies what it can without waiting for readers or writers.
-        sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        int log_frames = 0;
+        sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, nullptr);
+        // Under a steady stream of commits the WAL is never fully copied when
+        // the next writer starts, so it never rewinds and grows without bound
+        // (measured: 750 MB in 5 s of creates). Past restart_frames, RESTART
+        // holds new writers (within the busy timeout) while it copies the few
+        // frames PASSIVE left and waits out readers still in the WAL, so the
+        // next commit starts the log from the beginning again.
+        if (log_frames > restart_frames)
+          sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
       } catch (const SQLite::Exception&) {
         db.reset();  // try again next time; commits do not depend on it
       }
