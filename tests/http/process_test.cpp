@@ -66,7 +66,9 @@ TEST_CASE("refuses unknown flags and bad values", "[process]") {
                                              {"--rate-limit-user-rps", "-1"},
                                              {"--rate-limit-user-burst", "5"},
                                              {"--rate-limit-address-rps", "fast"},
-                                             {"--idempotency-ttl", "5"}}) {
+                                             {"--idempotency-ttl", "5"},
+                                             {"--sqlite-cache-kib", "8"},
+                                             {"--sqlite-synchronous", "off"}}) {
     INFO(args[0] << " " << args[1]);
     Process p(dir.path, args, {secret_env});
     REQUIRE(p.wait() == 2);
@@ -80,7 +82,8 @@ TEST_CASE("--help documents every setting", "[process]") {
   REQUIRE(p.wait() == 0);
   for (const char* name :
        {"DATABASE_URL", "BETTER_AUTH_SECRET", "SECRET_KEY", "HOST", "PORT", "LOG_LEVEL", "METRICS",
-        "METRICS_ADDRESS", "RATE_LIMIT_USER_RPS", "RATE_LIMIT_ADDRESS_BURST", "IDEMPOTENCY_TTL"})
+        "METRICS_ADDRESS", "RATE_LIMIT_USER_RPS", "RATE_LIMIT_ADDRESS_BURST", "IDEMPOTENCY_TTL",
+        "SQLITE_CACHE_KIB"})
     REQUIRE(p.out().find(name) != std::string::npos);
 }
 

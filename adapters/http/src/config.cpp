@@ -70,6 +70,9 @@ constexpr Setting settings[] = {
      "scripts install, when present)"},
     {"sqlite-synchronous", "SQLITE_SYNCHRONOUS", nullptr,
      "normal (default) or full: see docs/configuration.md for the durability each gives"},
+    {"sqlite-cache-kib", "SQLITE_CACHE_KIB", nullptr,
+     "page cache of each SQLite connection in KiB (default 512; one writer and up to HTTP_THREADS "
+     "readers)"},
     {"metrics", "METRICS", nullptr, "on (default) or off: count requests and serve GET /metrics"},
     {"metrics-address", "METRICS_ADDRESS", nullptr,
      "HOST:PORT of a listener serving only /metrics, instead of the API port (default: the API "
@@ -336,6 +339,8 @@ ServerConfig load_config(const std::vector<std::string>& args, const Environment
     if (*v != "normal" && *v != "full") throw ConfigError("SQLITE_SYNCHRONOUS must be normal or full");
     c.sqlite_synchronous = *v == "full" ? libtodo::SqliteSync::full : libtodo::SqliteSync::normal;
   }
+  if (auto v = get("sqlite-cache-kib"))
+    c.sqlite_cache_kib = static_cast<std::size_t>(parse_int("SQLITE_CACHE_KIB", *v, 64, 1 << 20));
   return c;
 }
 

@@ -95,6 +95,8 @@ struct ServerConfig {
   DatabaseConfig database;
   std::string database_url;
   libtodo::SqliteSync sqlite_synchronous = libtodo::SqliteSync::normal;
+  /// Page cache per SQLite connection, KiB (SQLITE_CACHE_KIB).
+  std::size_t sqlite_cache_kib = libtodo::SqliteOptions{}.cache_kib;
   /// PostgreSQL connections per process (DB_POOL_SIZE).
   std::size_t db_pool_size = 8;
   std::string secret;  ///< empty when only JWKS keys are configured

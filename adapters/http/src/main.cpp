@@ -2,6 +2,7 @@
 // configuration, hands them to the HTTP server, and stops cleanly on
 // SIGINT/SIGTERM.
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -71,6 +72,9 @@ std::unique_ptr<libtodo::TaskRepository> open_repository(const ServerConfig& c) 
   libtodo::SqliteOptions o;
   o.path = c.database.sqlite_path;
   o.synchronous = c.sqlite_synchronous;
+  o.cache_kib = c.sqlite_cache_kib;
+  // Every loop thread may read at once; fewer readers would make loops wait.
+  o.max_readers = std::max(o.max_readers, c.http.threads);
   return std::make_unique<libtodo::SqliteTaskRepository>(o);
 }
 

@@ -389,6 +389,7 @@ SQLite::Database Connection::open(const SqliteOptions& o, int* migrated_version)
   }
   db.exec(o.synchronous == SqliteSync::full ? "PRAGMA synchronous = FULL"
                                             : "PRAGMA synchronous = NORMAL");
+  db.exec("PRAGMA cache_size = -" + std::to_string(o.cache_kib));
   return db;
 }
 

@@ -33,6 +33,10 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{5000};
   /// Upper bound of read connections (file databases only); readers beyond it wait.
   std::size_t max_readers = 8;
+  /// Page cache of each connection, in KiB (SQLite's own default is 2000).
+  /// Every reader keeps its own cache; pages it lacks come from the OS page
+  /// cache, so a small cache costs a read() call, not a disk access.
+  std::size_t cache_kib = 512;
 };
 
 /// A TaskRepository (and the AccountStore of the optional built-in accounts,
