@@ -59,10 +59,12 @@ for backend in $backends; do
   ceiling_list=$(awk '$1 == "list" {print $2}' <<<"$ceiling")
   ceiling_get=$(awk '$1 == "get" {print $2}' <<<"$ceiling")
   echo "   storage ceiling: list $ceiling_list/s, get $ceiling_get/s" >&2
-  for token in $token_kinds; do
-    for scenario in $scenarios; do
-      for conns in $connections; do
-        for run in $(seq 1 "$runs"); do
+  # Token kinds alternate run by run, so both meet the same database and the
+  # same background noise.
+  for scenario in $scenarios; do
+    for conns in $connections; do
+      for run in $(seq 1 "$runs"); do
+        for token in $token_kinds; do
           echo 5 >"/proc/$server_pid/clear_refs" 2>/dev/null || true  # peak RSS from here on
           cpu0=$(cpu_ticks "$server_pid")
           result=$(cd bench && BENCH_DATA="$work" BENCH_TOKEN="$token" \
