@@ -466,7 +466,7 @@ struct SqliteTaskRepository::Impl {
   // while it copies pages and waits for fsync. Moving it changes nothing
   // about what a commit guarantees; see docs/operations.md.
   static constexpr int checkpoint_frames = 1000;  // SQLite's own default threshold
-  static constexpr int restart_frames = 4000;     // 16 MB of 4 KiB pages
+  int restart_frames = 0;                         // options.wal_limit_kib in pages
   std::thread checkpointer;
   std::mutex checkpoint_mutex;
   std::condition_variable checkpoint_cv;
@@ -480,7 +480,10 @@ struct SqliteTaskRepository::Impl {
     writer = std::make_unique<Connection>(options, &version);
     if (!in_memory) {
       // The WAL is truncated back to this size after a checkpoint restarts it.
-      writer->db.exec("PRAGMA journal_size_limit = 67108864");
+      const long long limit = static_cast<long long>(options.wal_limit_kib) * 1024;
+      writer->db.exec("PRAGMA journal_size_limit = " + std::to_string(limit));
+      const long long page = writer->db.execAndGet("PRAGMA page_size").getInt64();
+      restart_frames = static_cast<int>(std::max(1LL, limit / std::max(1LL, page)));
       // A WAL hook replaces the automatic checkpoint on this connection.
       sqlite3_wal_hook(writer->db.getHandle(), &Impl::on_commit, this);
       checkpointer = std::thread([this] { checkpoint_loop(); });
@@ -534,12 +537,17 @@ struct SqliteTaskRepository::Impl {
         sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, nullptr);
         // Under a steady stream of commits the WAL is never fully copied when
         // the next writer starts, so it never rewinds and grows without bound
-        // (measured: 750 MB in 5 s of creates). Past restart_frames, RESTART
+        // (measured: 750 MB in 5 s of creates). Past wal_limit_kib, RESTART
         // holds new writers (within the busy timeout) while it copies the few
         // frames PASSIVE left and waits out readers still in the WAL, so the
-        // next commit starts the log from the beginning again.
-        if (log_frames > restart_frames)
+        // next commit starts the log from the beginning again. It holds this
+        // repository's writers on write_mutex first: competing with them for
+        // SQLite's write lock, whose busy handler sleeps between attempts, it
+        // lost nearly every time while the WAL kept growing.
+        if (log_frames > restart_frames) {
+          WriteLock writers(*this);
           sqlite3_wal_checkpoint_v2(db->getHandle(), nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+        }
       } catch (const SQLite::Exception&) {
         db.reset();  // try again next time; commits do not depend on it
       }

@@ -37,6 +37,12 @@ struct SqliteOptions {
   /// Every reader keeps its own cache; pages it lacks come from the OS page
   /// cache, so a small cache costs a read() call, not a disk access.
   std::size_t cache_kib = 512;
+  /// WAL size (KiB) past which the background checkpointer makes the log
+  /// start over (a RESTART checkpoint: new writes wait while it copies what
+  /// is left); also SQLite's journal_size_limit. A steady stream of writes
+  /// never lets a passive checkpoint finish, so without this the WAL grows
+  /// without bound. Smaller means a smaller file and more frequent pauses.
+  std::size_t wal_limit_kib = 64 * 1024;
 };
 
 /// A TaskRepository (and the AccountStore of the optional built-in accounts,
