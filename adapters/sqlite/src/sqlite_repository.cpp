@@ -21,6 +21,8 @@
 #include <libtodo/uuid.hpp>
 #include <libtodo/validation.hpp>
 
+#include "tags_json.hpp"
+
 namespace libtodo {
 namespace {
 
@@ -92,45 +94,8 @@ constexpr const char* task_columns =
     "created_at, updated_at, version";
 
 
-std::string encode_tags(const std::vector<std::string>& tags) { return nlohmann::json(tags).dump(); }
-
-// The tags column holds a JSON array of strings (encode_tags). Read with
-// nlohmann's SAX interface straight into the vector: listings decode it for
-// every row, and a DOM per row was a tenth of a listing's CPU time.
-class TagsReader : public nlohmann::json_sax<nlohmann::json> {
- public:
-  explicit TagsReader(std::vector<std::string>& out) : out_(out) {}
-  bool string(string_t& v) override {
-    if (depth_ != 1) return false;
-    out_.push_back(std::move(v));
-    return true;
-  }
-  bool start_array(std::size_t) override { return ++depth_ == 1; }
-  bool end_array() override { return --depth_ == 0; }
-  bool null() override { return false; }
-  bool boolean(bool) override { return false; }
-  bool number_integer(number_integer_t) override { return false; }
-  bool number_unsigned(number_unsigned_t) override { return false; }
-  bool number_float(number_float_t, const string_t&) override { return false; }
-  bool binary(binary_t&) override { return false; }
-  bool start_object(std::size_t) override { return false; }
-  bool key(string_t&) override { return false; }
-  bool end_object() override { return false; }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-
- private:
-  std::vector<std::string>& out_;
-  int depth_ = 0;
-};
-
-std::vector<std::string> decode_tags(const std::string& text) {
-  std::vector<std::string> tags;
-  if (text == "[]") return tags;
-  TagsReader reader(tags);
-  if (!nlohmann::json::sax_parse(text, &reader))
-    throw StorageError("a task's tags column is not a JSON array of strings");
-  return tags;
-}
+using detail::decode_tags;
+using detail::encode_tags;
 
 int migrate(SQLite::Database& db);
 
