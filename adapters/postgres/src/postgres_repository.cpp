@@ -216,7 +216,7 @@ class Param {
 };
 
 using detail::decode_tags;
-constexpr auto tags_json = &detail::encode_tags;
+using detail::encode_tags;
 
 // The columns of select_columns, in order. One field iterator walks the row:
 // in libpqxx 6.4 every row[i] builds a field holding a copy of the result
@@ -491,7 +491,7 @@ Task PostgresTaskRepository::create(std::string_view user_id, TaskDraft draft) {
     const Param due = Param::from(t.due_date, [](Timestamp d) { return std::to_string(to_unix_ms(d)); });
     const Param recurrence = Param::from(t.recurrence, [](Recurrence r) { return text(to_string(r)); });
     tx.exec_prepared("insert", t.id, t.user_id, t.title, description.get(), t.completed,
-                     static_cast<int>(t.priority), tags_json(t.tags), due.get(), recurrence.get(),
+                     static_cast<int>(t.priority), encode_tags(t.tags), due.get(), recurrence.get(),
                      to_unix_ms(t.created_at));
   });
   return t;
@@ -625,7 +625,7 @@ struct UpdateParams {
     if (u.set_description) u.description = Param::from(*patch.description, [](const std::string& s) { return s; });
     u.completed = Param::from(patch.completed, [](bool b) { return text(b ? "true" : "false"); });
     u.priority = Param::from(patch.priority, [](Priority p) { return std::to_string(static_cast<int>(p)); });
-    u.tags = Param::from(patch.tags, tags_json);
+    u.tags = Param::from(patch.tags, encode_tags);
     u.set_due = patch.due_date.has_value();
     if (u.set_due) u.due = Param::from(*patch.due_date, [](Timestamp d) { return std::to_string(to_unix_ms(d)); });
     u.set_recurrence = patch.recurrence.has_value();
