@@ -44,15 +44,8 @@ for scenario in list get create create_idempotent; do
       if [ "$scenario" = create_idempotent ] && [ "$v" != metrics ]; then continue; fi
       r=$(cd bench && BENCH_DATA="$work" BENCH_TOKEN=hs wrk -t2 -c64 -d"${duration}s" --timeout 5s \
             -s "$scenario.lua" "http://127.0.0.1:${port_of[$v]}" | grep '^RESULT')
-      python3 - "$r" "$v" "$scenario" "$run" >>"$out" <<'PY'
-import sys
-kv = dict(p.split("=") for p in sys.argv[1].split()[1:])
-v, scenario, run = sys.argv[2:]
-secs = int(kv["duration_us"]) / 1e6
-errors = sum(int(kv[k]) for k in ("connect", "read", "write", "timeout"))
-print("\t".join([v, scenario, run, f"{int(kv['requests']) / secs:.0f}", f"{int(kv['p99_us']) / 1000:.2f}",
-                 str(errors), kv["non2xx"]]))
-PY
+      read -r rps _ _ p99 errors non2xx < <(wrk_summary "$r")
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$scenario" "$run" "$rps" "$p99" "$errors" "$non2xx" >>"$out"
       tail -1 "$out" | awk -F'\t' '{printf "   %-9s %-17s run %s: %6s rps  p99 %s ms  errors %s  non2xx %s\n", $1,$2,$3,$4,$5,$6,$7}' >&2
       case $scenario in create*) python3 bench/prepare.py trim "$work" "${port_of[metrics]}" >/dev/null ;; esac
     done

@@ -4,6 +4,18 @@
 # start_server URL starts todo-server on that database ($server_pid, $port).
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wrk_summary RESULT-line (printed by bench/common.lua's done) -> one
+# tab-separated line: rps p50_ms p90_ms p99_ms socket_errors non2xx
+wrk_summary() {
+  python3 - "$1" <<'PY'
+import sys
+kv = dict(p.split("=") for p in sys.argv[1].split()[1:])
+secs = int(kv["duration_us"]) / 1e6
+errors = sum(int(kv[k]) for k in ("connect", "read", "write", "timeout"))
+print("\t".join([f"{int(kv['requests']) / secs:.0f}"] + [f"{int(kv[k]) / 1000:.2f}" for k in ("p50_us", "p90_us", "p99_us")]
+                + [str(errors), kv["non2xx"]]))
+PY
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 

@@ -40,11 +40,7 @@ for m in $(seq 1 "$minutes"); do
   r=$(mixed 60)
   python3 bench/prepare.py trim "$work" "$port" 2>/dev/null
   sleep 1
-  read -r rps errors non2xx < <(python3 -c '
-import sys
-kv = dict(p.split("=") for p in sys.argv[1].split()[1:])
-e = sum(int(kv[k]) for k in ("connect", "read", "write", "timeout"))
-print(round(int(kv["requests"]) / (int(kv["duration_us"]) / 1e6)), e, kv["non2xx"])' "$r")
+  read -r rps _ _ _ errors non2xx < <(wrk_summary "$r")
   rss=$(status_field "$server_pid" VmRSS); fd=$(fds); th=$(status_field "$server_pid" Threads)
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "$rps" "$errors" "$non2xx" "$rss" "$fd" "$th" >>"$out"
   echo "soak: minute $m: $rps rps, errors $errors, non-2xx $non2xx, RSS $((rss / 1024)) MiB, fds $fd, threads $th" >&2
